@@ -1,0 +1,50 @@
+//! Shutdown signals of a server process (inside its runtime).
+
+use tokio::signal::unix::{SignalKind, signal};
+
+/// A signal that asks the process to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopSignal {
+    Terminate,
+    Interrupt,
+}
+
+impl StopSignal {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::Interrupt => "SIGINT",
+        }
+    }
+
+    /// The conventional exit status of a process killed by this signal (128 + signo).
+    pub(crate) fn exit_status(self) -> i32 {
+        128 + match self {
+            StopSignal::Terminate => nix::libc::SIGTERM,
+            StopSignal::Interrupt => nix::libc::SIGINT,
+        }
+    }
+}
+
+/// Listens for SIGTERM and SIGINT from the moment it is created.
+pub(crate) struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    pub(crate) fn install() -> std::io::Result<Self> {
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// The next SIGTERM or SIGINT.
+    pub(crate) async fn recv(&mut self) -> StopSignal {
+        tokio::select! {
+            _ = self.term.recv() => StopSignal::Terminate,
+            _ = self.int.recv() => StopSignal::Interrupt,
+        }
+    }
+}

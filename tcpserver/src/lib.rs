@@ -1,0 +1,34 @@
+//! Tornado's server stack for tokio: [`TcpServer`], [`netutil::bind_sockets`],
+//! [`process::fork_processes`], [`IoStream`] and an HTTP server on hyper, behind one
+//! attribute that turns an async function into a whole server binary.
+//!
+//! ```no_run
+//! use std::net::SocketAddr;
+//! use tcpserver::{tcp_server, IoStream};
+//!
+//! #[tcp_server(port = 8888)]
+//! async fn echo(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
+//!     loop {
+//!         let line = stream.read_until(b"\n", Some(64 * 1024)).await?;
+//!         stream.write(&line).await?;
+//!     }
+//! }
+//! ```
+//!
+//! Modules follow Tornado's, so a Tornado user finds things where they expect them:
+//! [`netutil`], [`process`], [`iostream`], [`tcpserver`](mod@tcpserver). [`launch`] holds
+//! what the attribute expands to: the whole `main` of a server binary, as a builder.
+#![deny(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
+
+pub mod error;
+pub mod iostream;
+pub mod launch;
+pub mod netutil;
+pub mod tcpserver;
+
+pub use error::{Error, ErrorKind, Result};
+pub use iostream::IoStream;
+pub use launch::Launcher;
+pub use tcpserver::{HandlerResult, StreamHandler, TcpServer};

@@ -1,0 +1,80 @@
+//! The set of live connection tasks: counted, awaited at shutdown, aborted at the deadline.
+//!
+//! Each task is registered once when it starts and once when it ends; nothing here runs
+//! per read or write (a shared cancellation future polled by every connection would take a
+//! shared lock on every wake-up).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+
+#[derive(Debug, Default)]
+pub(crate) struct ConnectionSet {
+    inner: Mutex<Inner>,
+    emptied: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_id: u64,
+    /// `None` between registration and the spawn that yields the abort handle.
+    tasks: HashMap<u64, Option<AbortHandle>>,
+}
+
+impl ConnectionSet {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reserves an id for a connection about to be spawned.
+    pub(crate) fn register(&self) -> u64 {
+        let mut inner = self.lock();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.tasks.insert(id, None);
+        id
+    }
+
+    /// Records the abort handle of a spawned connection, unless it already finished.
+    pub(crate) fn attach(&self, id: u64, handle: AbortHandle) {
+        if let Some(slot) = self.lock().tasks.get_mut(&id) {
+            *slot = Some(handle);
+        }
+    }
+
+    /// Forgets a finished connection.
+    pub(crate) fn remove(&self, id: u64) {
+        let mut inner = self.lock();
+        inner.tasks.remove(&id);
+        if inner.tasks.is_empty() {
+            drop(inner);
+            self.emptied.notify_waiters();
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().tasks.len()
+    }
+
+    /// Resolves once no connection is left.
+    pub(crate) async fn wait_empty(&self) {
+        loop {
+            let notified = self.emptied.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.len() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Aborts every connection task; each closes its socket when dropped.
+    pub(crate) fn abort_all(&self) {
+        for handle in self.lock().tasks.values().flatten() {
+            handle.abort();
+        }
+    }
+}

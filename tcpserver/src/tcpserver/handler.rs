@@ -1,0 +1,161 @@
+//! The [`StreamHandler`] trait and what a handler may return.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+
+use crate::IoStream;
+use crate::error::{Error, ErrorKind};
+
+/// Serves one connection (Tornado's `TCPServer.handle_stream`).
+///
+/// Implemented for every `Fn(IoStream, SocketAddr) -> impl Future` (so an `async fn` or a
+/// closure returning an async block is a handler) and for your own types. The future may
+/// return `()` or `Result<(), E>` for any displayable `E`; see [`HandlerResult`].
+///
+/// A Unix-domain peer has no IP address: its handler receives the unspecified address
+/// `0.0.0.0:0` (Tornado's HTTP server uses `0.0.0.0` for such peers too).
+///
+/// # Examples
+///
+/// An async function:
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use tcpserver::{IoStream, StreamHandler};
+///
+/// async fn hello(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
+///     stream.write(b"hello\n").await
+/// }
+/// fn assert_handler(_: impl StreamHandler) {}
+/// assert_handler(hello);
+/// ```
+///
+/// A type with state:
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use tcpserver::{IoStream, StreamHandler};
+///
+/// struct Counter(AtomicU64);
+///
+/// impl StreamHandler for Counter {
+///     async fn handle_stream(&self, mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
+///         let n = self.0.fetch_add(1, Ordering::Relaxed);
+///         stream.write(format!("you are visitor {n}\n").as_bytes()).await
+///     }
+/// }
+/// ```
+pub trait StreamHandler: Send + Sync + 'static {
+    /// Serves one connection until it is done. Returning (or panicking) ends the
+    /// connection; an `Err` or a panic is logged with the peer address.
+    fn handle_stream(
+        &self,
+        stream: IoStream,
+        address: SocketAddr,
+    ) -> impl Future<Output: HandlerResult> + Send;
+}
+
+impl<F, Fut> StreamHandler for F
+where
+    F: Fn(IoStream, SocketAddr) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send,
+    Fut::Output: HandlerResult,
+{
+    fn handle_stream(
+        &self,
+        stream: IoStream,
+        address: SocketAddr,
+    ) -> impl Future<Output: HandlerResult> + Send {
+        self(stream, address)
+    }
+}
+
+/// What a handler may return: `()` or `Result<(), E>` with `E: Display`.
+///
+/// An `Err` is logged at error level with the peer address, except when it only says that
+/// the peer went away (a closed stream, a connection reset), which is normal for a
+/// protocol that reads until the client leaves and is logged at debug level; a read over
+/// `max_bytes` or `max_buffer_size` is the client's fault and is logged at info level.
+///
+/// # Examples
+///
+/// ```
+/// use tcpserver::HandlerResult;
+/// fn assert_result(_: impl HandlerResult) {}
+/// assert_result(());
+/// assert_result(Ok::<(), std::io::Error>(()));
+/// assert_result(Err::<(), String>("bad request".into()));
+/// ```
+pub trait HandlerResult: Send {
+    #[doc(hidden)]
+    fn into_failure(self) -> Option<HandlerFailure>;
+}
+
+impl HandlerResult for () {
+    fn into_failure(self) -> Option<HandlerFailure> {
+        None
+    }
+}
+
+impl<E: fmt::Display + Send + 'static> HandlerResult for Result<(), E> {
+    fn into_failure(self) -> Option<HandlerFailure> {
+        let err = self.err()?;
+        let severity = classify(&err);
+        Some(HandlerFailure {
+            message: err.to_string(),
+            severity,
+        })
+    }
+}
+
+fn classify(err: &dyn Any) -> Severity {
+    if let Some(e) = err.downcast_ref::<Error>() {
+        if e.is_peer_gone() {
+            return Severity::PeerGone;
+        }
+        return match e.kind() {
+            ErrorKind::UnsatisfiableRead | ErrorKind::BufferFull | ErrorKind::Timeout => {
+                Severity::BadPeer
+            }
+            _ => Severity::Error,
+        };
+    }
+    if let Some(e) = err.downcast_ref::<std::io::Error>() {
+        if crate::error::is_reset_class(e) {
+            return Severity::PeerGone;
+        }
+    }
+    Severity::Error
+}
+
+/// How a connection's handler failed, for the log.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct HandlerFailure {
+    pub(crate) message: String,
+    pub(crate) severity: Severity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Severity {
+    /// The peer left; nothing went wrong on our side.
+    PeerGone,
+    /// The peer sent something we refuse (too long, too slow).
+    BadPeer,
+    /// A real error in the handler.
+    Error,
+}
+
+impl HandlerFailure {
+    pub(crate) fn log(&self, peer: SocketAddr) {
+        let message = &self.message;
+        match self.severity {
+            Severity::PeerGone => tracing::debug!("connection from {peer} closed: {message}"),
+            Severity::BadPeer => tracing::info!("closing connection from {peer}: {message}"),
+            Severity::Error => tracing::error!("error in connection handler for {peer}: {message}"),
+        }
+    }
+}

@@ -1,0 +1,574 @@
+//! Tornado's `TCPServer`: accept connections on any number of listening sockets and hand
+//! each one, as an [`IoStream`], to a [`StreamHandler`].
+//!
+//! The three Tornado start-up patterns all work:
+//!
+//! 1. [`TcpServer::listen`] inside a runtime (single process);
+//! 2. [`TcpServer::bind`] then [`TcpServer::start`] (which forks), then [`TcpServer::serve`]
+//!    in each process's own runtime;
+//! 3. [`bind_sockets`](crate::netutil::bind_sockets), then
+//!    [`fork_processes`](crate::process::fork_processes), then a runtime per process and
+//!    [`TcpServer::add_sockets`].
+#![forbid(unsafe_code)]
+
+mod accept;
+mod connections;
+mod handler;
+mod listener;
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+use std::time::Duration;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::iostream::{IoStream, StreamOptions};
+use crate::netutil::{self, Family, Listener as StdListener};
+use connections::ConnectionSet;
+#[doc(hidden)]
+pub use handler::HandlerFailure;
+pub use handler::{HandlerResult, StreamHandler};
+use listener::{Accepted, Listener};
+
+/// Builds a [`TcpServer`] with non-default options.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use tcpserver::{IoStream, TcpServer};
+///
+/// async fn handler(_stream: IoStream, _addr: SocketAddr) {}
+///
+/// let server = TcpServer::builder()
+///     .max_buffer_size(1 << 20)
+///     .read_chunk_size(16 * 1024)
+///     .max_connections(10_000)
+///     .build(handler);
+/// # drop(server);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    stream: StreamOptions,
+    max_connections: Option<usize>,
+}
+
+impl Builder {
+    /// Tornado's `max_buffer_size` for every connection's stream (default 100 MiB).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = tcpserver::TcpServer::builder().max_buffer_size(1 << 20);
+    /// ```
+    pub fn max_buffer_size(mut self, bytes: usize) -> Self {
+        self.stream = self.stream.max_buffer_size(bytes);
+        self
+    }
+
+    /// Tornado's `read_chunk_size` (default 64 KiB, at most half of `max_buffer_size`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = tcpserver::TcpServer::builder().read_chunk_size(4096);
+    /// ```
+    pub fn read_chunk_size(mut self, bytes: usize) -> Self {
+        self.stream = self.stream.read_chunk_size(bytes);
+        self
+    }
+
+    /// Serve at most `limit` connections at once (default: no limit). At the cap the
+    /// server stops accepting; new clients wait in the listen backlog until a connection
+    /// closes. `0` means no limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = tcpserver::TcpServer::builder().max_connections(1000);
+    /// ```
+    pub fn max_connections(mut self, limit: usize) -> Self {
+        self.max_connections = (limit > 0).then_some(limit);
+        self
+    }
+
+    /// Builds the server around `handler`. It listens on nothing yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tcpserver::{IoStream, TcpServer};
+    /// let server = TcpServer::builder().build(|_s: IoStream, _a: SocketAddr| async {});
+    /// ```
+    pub fn build<H: StreamHandler>(self, handler: H) -> TcpServer {
+        let handler = Arc::new(handler);
+        let serve: ServeFn = Box::new(move |shared, conn, permit| {
+            spawn_connection(handler.clone(), shared, conn, permit);
+        });
+        TcpServer {
+            shared: Arc::new(Shared {
+                serve,
+                stream: self.stream,
+                max_connections: self.max_connections,
+                limit: self
+                    .max_connections
+                    .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
+                connections: ConnectionSet::default(),
+                stopping: CancellationToken::new(),
+                listeners: Mutex::new(ListenerSet::default()),
+                stopped: AtomicBool::new(false),
+                accept_paused: AtomicBool::new(false),
+                connection_closed: Notify::new(),
+            }),
+        }
+    }
+}
+
+type ServeFn = Box<dyn Fn(&Arc<Shared>, Accepted, Option<OwnedSemaphorePermit>) + Send + Sync>;
+
+/// A TCP (and Unix-socket) server: Tornado's `TCPServer`.
+///
+/// Cloning gives another handle to the same server.
+///
+/// # Examples
+///
+/// Tornado's first start-up pattern, `listen` in a single process:
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use tcpserver::{IoStream, TcpServer};
+///
+/// async fn echo(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
+///     loop {
+///         let line = stream.read_until(b"\n", None).await?;
+///         stream.write(&line).await?;
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> tcpserver::Result<()> {
+/// let server = TcpServer::new(echo);
+/// let addrs = server.listen(0, Some("127.0.0.1"))?;
+///
+/// let mut client = tcpserver::IoStream::connect(addrs[0]).await?;
+/// client.write(b"hello\n").await?;
+/// assert_eq!(client.read_until(b"\n", None).await?, b"hello\n");
+///
+/// server.shutdown(std::time::Duration::from_secs(1)).await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TcpServer {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    serve: ServeFn,
+    stream: StreamOptions,
+    max_connections: Option<usize>,
+    limit: Option<Arc<Semaphore>>,
+    connections: ConnectionSet,
+    /// Cancelled by `stop()`: the accept loop ends.
+    stopping: CancellationToken,
+    listeners: Mutex<ListenerSet>,
+    stopped: AtomicBool,
+    /// The accept loop is backing off after `EMFILE` and friends.
+    accept_paused: AtomicBool,
+    /// Signalled when a connection closes while accepting is paused.
+    connection_closed: Notify,
+}
+
+#[derive(Default)]
+struct ListenerSet {
+    active: Vec<Listener>,
+    /// Sockets from `bind()` waiting for `start()` / `serve()`.
+    pending: Vec<StdListener>,
+    /// Where the accept loop resumes its round-robin over `active`.
+    next: usize,
+    /// The accept loop, to wake when a listener is added.
+    waker: Option<Waker>,
+    accept_task: bool,
+}
+
+impl fmt::Debug for TcpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpServer")
+            .field("local_addrs", &self.local_addrs())
+            .field("connections", &self.connection_count())
+            .field("stopped", &self.shared.stopped.load(Ordering::Relaxed))
+            .field("stream_options", &self.shared.stream)
+            .field("max_connections", &self.shared.max_connections)
+            .finish()
+    }
+}
+
+impl TcpServer {
+    /// A server with Tornado's defaults around `handler`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// ```
+    pub fn new<H: StreamHandler>(handler: H) -> Self {
+        Builder::default().build(handler)
+    }
+
+    /// Options beyond the defaults; see [`Builder`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = tcpserver::TcpServer::builder().max_connections(100);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Binds `port` on `address` (`None`: all interfaces) and starts accepting at once
+    /// (Tornado's `listen`). Call it several times to serve several ports. Returns the
+    /// bound addresses (with the real port when `port` is 0).
+    ///
+    /// Must be called inside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// let addrs = server.listen(0, Some("localhost"))?;
+    /// assert!(addrs.iter().all(|a| a.port() == addrs[0].port()));
+    /// # Ok(()) }
+    /// ```
+    pub fn listen(&self, port: u16, address: Option<&str>) -> io::Result<Vec<SocketAddr>> {
+        self.listen_with(
+            port,
+            address,
+            Family::Unspec,
+            netutil::DEFAULT_BACKLOG,
+            false,
+        )
+    }
+
+    /// [`listen`](TcpServer::listen) with every argument of
+    /// [`bind_sockets`](netutil::bind_sockets).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// use tcpserver::netutil::Family;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// server.listen_with(0, None, Family::V4, 1024, false)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn listen_with(
+        &self,
+        port: u16,
+        address: Option<&str>,
+        family: Family,
+        backlog: u32,
+        reuse_port: bool,
+    ) -> io::Result<Vec<SocketAddr>> {
+        let sockets = netutil::bind_sockets(port, address, family, backlog, reuse_port)?;
+        let addrs = sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
+        self.add_sockets(sockets)?;
+        Ok(addrs)
+    }
+
+    /// Starts accepting on sockets bound elsewhere, for example by
+    /// [`bind_sockets`](netutil::bind_sockets) before
+    /// [`fork_processes`](crate::process::fork_processes), or inherited from systemd.
+    /// Each socket is made non-blocking here, whatever it was.
+    ///
+    /// Must be called inside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// use tcpserver::netutil::{bind_sockets, Family, DEFAULT_BACKLOG};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let sockets = bind_sockets(0, Some("127.0.0.1"), Family::Unspec, DEFAULT_BACKLOG, false)?;
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// server.add_sockets(sockets)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_sockets<L: Into<StdListener>>(
+        &self,
+        sockets: impl IntoIterator<Item = L>,
+    ) -> io::Result<()> {
+        let registered = sockets
+            .into_iter()
+            .map(|s| Listener::register(s.into()))
+            .collect::<io::Result<Vec<_>>>()?;
+        let spawn = {
+            let mut set = self.lock_listeners();
+            for l in registered {
+                tracing::debug!("accepting connections on {}", l.describe());
+                set.active.push(l);
+            }
+            if let Some(w) = set.waker.take() {
+                w.wake();
+            }
+            !std::mem::replace(&mut set.accept_task, true)
+        };
+        if spawn {
+            tokio::spawn(accept::accept_loop(self.shared.clone()));
+        }
+        Ok(())
+    }
+
+    /// [`add_sockets`](TcpServer::add_sockets) for one socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let socket = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// server.add_socket(socket)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_socket(&self, socket: impl Into<StdListener>) -> io::Result<()> {
+        self.add_sockets([socket.into()])
+    }
+
+    /// Stops accepting (Tornado's `stop`): the listening sockets are closed at once, so new
+    /// connects are refused; connections in progress carry on. Calling it again does
+    /// nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// server.stop();
+    /// server.stop();
+    /// assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn stop(&self) {
+        if self.shared.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.shared.stopping.cancel();
+        let mut set = self.lock_listeners();
+        // Dropping the listeners closes their descriptors now, not when the accept task
+        // next runs, so a connect right after `stop()` is refused.
+        set.active.clear();
+        if let Some(w) = set.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Graceful shutdown: [`stop`](TcpServer::stop) accepting, wait up to `timeout` for the
+    /// connections in progress to finish, then close those still open. Returns true if
+    /// every connection finished on its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// # use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// server.listen(0, Some("127.0.0.1"))?;
+    /// assert!(server.shutdown(Duration::from_secs(30)).await);
+    /// # Ok(()) }
+    /// ```
+    pub async fn shutdown(&self, timeout: Duration) -> bool {
+        self.stop();
+        let connections = &self.shared.connections;
+        if tokio::time::timeout(timeout, connections.wait_empty())
+            .await
+            .is_ok()
+        {
+            return true;
+        }
+        let left = connections.len();
+        tracing::info!("shutdown deadline reached; closing {left} connection(s)");
+        connections.abort_all();
+        connections.wait_empty().await;
+        false
+    }
+
+    /// The local addresses of the TCP sockets being served (with their real ports).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// server.listen(0, Some("127.0.0.1"))?;
+    /// assert_eq!(server.local_addrs().len(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        let set = self.lock_listeners();
+        let active = set.active.iter().filter_map(Listener::tcp_addr);
+        let pending = set.pending.iter().filter_map(|l| match l {
+            StdListener::Tcp(t) => t.local_addr().ok(),
+            StdListener::Unix(_) => None,
+        });
+        active.chain(pending).collect()
+    }
+
+    /// How many connections are being served now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// assert_eq!(server.connection_count(), 0);
+    /// ```
+    pub fn connection_count(&self) -> usize {
+        self.shared.connections.len()
+    }
+
+    /// True once [`stop`](TcpServer::stop) (or [`shutdown`](TcpServer::shutdown)) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// server.stop();
+    /// assert!(server.is_stopped());
+    /// ```
+    pub fn is_stopped(&self) -> bool {
+        self.shared.stopped.load(Ordering::Acquire)
+    }
+
+    fn lock_listeners(&self) -> std::sync::MutexGuard<'_, ListenerSet> {
+        self.shared
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Shared {
+    /// Backs off after a resource error, waking early when a connection closes (which
+    /// frees a descriptor) or the server stops.
+    async fn pause_accepting(&self, wait: Duration) {
+        self.accept_paused.store(true, Ordering::Release);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = self.connection_closed.notified() => {}
+            () = self.stopping.cancelled() => {}
+        }
+        self.accept_paused.store(false, Ordering::Release);
+    }
+}
+
+/// Lives as long as a connection task (even one aborted before it first ran): releases
+/// the connection's slot and wakes a paused accept loop.
+struct ConnectionGuard {
+    shared: Arc<Shared>,
+    id: u64,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.shared.connections.remove(self.id);
+        if self.shared.accept_paused.load(Ordering::Acquire) {
+            self.shared.connection_closed.notify_waiters();
+        }
+    }
+}
+
+const UNIX_PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+
+fn spawn_connection<H: StreamHandler>(
+    handler: Arc<H>,
+    shared: &Arc<Shared>,
+    conn: Accepted,
+    permit: Option<OwnedSemaphorePermit>,
+) {
+    let guard = ConnectionGuard {
+        shared: shared.clone(),
+        id: shared.connections.register(),
+        _permit: permit,
+    };
+    let id = guard.id;
+    let options = shared.stream;
+    let task = tokio::spawn(async move {
+        let _guard = guard;
+        let addr = conn.peer.unwrap_or(UNIX_PEER);
+        let stream = IoStream::from_transport(conn.transport, options, conn.peer);
+        let work = CatchUnwind {
+            inner: AssertUnwindSafe(handler.handle_stream(stream, addr)),
+        };
+        match work.await {
+            Ok(result) => {
+                if let Some(failure) = result.into_failure() {
+                    failure.log(addr);
+                }
+            }
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                tracing::error!("connection handler for {addr} panicked: {message}");
+            }
+        }
+    });
+    shared.connections.attach(id, task.abort_handle());
+}
+
+pin_project_lite::pin_project! {
+    /// Turns a panic while polling `inner` into an `Err`, so that one connection's panic
+    /// is logged with its peer address and never reaches the runtime.
+    struct CatchUnwind<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: std::future::Future + std::panic::UnwindSafe> std::future::Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.project().inner;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "(non-string panic payload)"
+    }
+}
