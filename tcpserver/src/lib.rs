@@ -23,9 +23,11 @@
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 pub mod error;
+mod fork;
 pub mod iostream;
 pub mod launch;
 pub mod netutil;
+pub mod process;
 pub mod tcpserver;
 
 pub use error::{Error, ErrorKind, Result};

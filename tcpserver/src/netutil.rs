@@ -111,6 +111,27 @@ pub fn bind_sockets(
     backlog: u32,
     reuse_port: bool,
 ) -> io::Result<Vec<TcpListener>> {
+    bind_sockets_inner(port, address, family, Some(backlog), reuse_port)
+}
+
+/// Binds like [`bind_sockets`] with `SO_REUSEPORT`, but does not listen: the sockets hold
+/// the port (and resolve port 0) for workers that each bind their own listening socket,
+/// without taking a share of the connections themselves.
+pub(crate) fn reserve_reuse_port_sockets(
+    port: u16,
+    address: Option<&str>,
+    family: Family,
+) -> io::Result<Vec<TcpListener>> {
+    bind_sockets_inner(port, address, family, None, true)
+}
+
+fn bind_sockets_inner(
+    port: u16,
+    address: Option<&str>,
+    family: Family,
+    backlog: Option<u32>,
+    reuse_port: bool,
+) -> io::Result<Vec<TcpListener>> {
     let address = address.filter(|a| !a.is_empty());
     let candidates = resolve(address, port, family)?;
     let is_localhost = address.is_some_and(|a| a.eq_ignore_ascii_case("localhost"));
@@ -119,10 +140,10 @@ pub fn bind_sockets(
     let mut bound_port: Option<u16> = None;
     for mut addr in candidates {
         // Ephemeral port sharing: later families reuse the port the first socket got.
-        if addr.port() == 0 {
-            if let Some(p) = bound_port {
-                addr.set_port(p);
-            }
+        if addr.port() == 0
+            && let Some(p) = bound_port
+        {
+            addr.set_port(p);
         }
         let socket = match Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         {
@@ -145,9 +166,11 @@ pub fn bind_sockets(
             }
             Err(e) => return Err(annotate(e, "cannot bind", &addr)),
         }
-        socket
-            .listen(backlog.min(i32::MAX as u32) as i32)
-            .map_err(|e| annotate(e, "cannot listen on", &addr))?;
+        if let Some(backlog) = backlog {
+            socket
+                .listen(backlog.min(i32::MAX as u32) as i32)
+                .map_err(|e| annotate(e, "cannot listen on", &addr))?;
+        }
         let listener = TcpListener::from(socket);
         bound_port = Some(listener.local_addr()?.port());
         sockets.push(listener);

@@ -391,10 +391,10 @@ impl IoStream {
                 Ok(n) => last_fill_short = n < self.options.get_read_chunk_size(),
                 Err(e) if e.is_closed() && searched_len != Some(self.buf.len()) => {
                     // Search what arrived before the close once more.
-                    if let Some(m) = regex.find(self.buf.as_slice()) {
-                        if max_bytes.is_none_or(|max| m.end() <= max) {
-                            return Ok(self.buf.take(m.end()));
-                        }
+                    if let Some(m) = regex.find(self.buf.as_slice())
+                        && max_bytes.is_none_or(|max| m.end() <= max)
+                    {
+                        return Ok(self.buf.take(m.end()));
                     }
                     return Err(e);
                 }

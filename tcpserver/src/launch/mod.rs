@@ -528,24 +528,63 @@ impl Launcher {
         if self.tls.is_configured() {
             return Err(StartupError::new("TLS is not available in this build yet"));
         }
-        if self.processes != 1 {
-            return Err(StartupError::new(
-                "several processes are not available in this build yet",
-            ));
-        }
-        let sockets = netutil::bind_sockets(
-            self.port,
-            self.address.as_deref(),
-            self.family,
-            self.backlog,
-            self.reuse_port,
-        )?;
+        let forked = self.processes != 1;
+        // With reuse-port workers each bind their own listening socket; the supervisor
+        // only holds the port. Otherwise every worker shares the supervisor's sockets.
+        let per_worker_sockets = forked && self.reuse_port;
+        let address = self.address.as_deref();
+        let sockets = if per_worker_sockets {
+            netutil::reserve_reuse_port_sockets(self.port, address, self.family)?
+        } else {
+            netutil::bind_sockets(
+                self.port,
+                address,
+                self.family,
+                self.backlog,
+                self.reuse_port,
+            )?
+        };
         for socket in &sockets {
             tracing::info!("listening on {}", socket.local_addr()?);
         }
-        let runtime = self.build_runtime(false)?;
+        let task_id = if forked {
+            match self.supervise()? {
+                Ok(task_id) => Some(task_id),
+                Err(exit) => return Ok(exit),
+            }
+        } else {
+            None
+        };
+        let sockets = if per_worker_sockets {
+            let port = sockets[0].local_addr()?.port();
+            netutil::bind_sockets(port, address, self.family, self.backlog, true)?
+        } else {
+            sockets
+        };
+        if let Some(id) = task_id {
+            tracing::debug!("worker {id} (pid {}) serving", std::process::id());
+        }
+        let runtime = self.build_runtime(forked)?;
         let server = make(self.server_builder());
         runtime.block_on(self.serve(server, sockets))
+    }
+
+    /// Forks the workers and, in the supervisor, supervises them. Returns the task id in
+    /// a worker, or the supervisor's exit status once supervision is over.
+    fn supervise(&self) -> io::Result<Result<usize, ExitCode>> {
+        use crate::process::{Outcome, Started, Supervisor};
+        // Workers get the shutdown timeout plus a margin before the supervisor kills them.
+        let supervisor = Supervisor::new(self.processes)
+            .max_restarts(self.max_restarts)
+            .stop_timeout(self.shutdown_timeout + Duration::from_secs(5));
+        let outcome = match supervisor.start()? {
+            Started::Worker(id) => Outcome::Worker(id),
+            Started::Supervisor(supervision) => supervision.run()?,
+        };
+        Ok(match outcome {
+            Outcome::Worker(id) => Ok(id),
+            Outcome::Exit(code) => Err(ExitCode::from(u8::try_from(code).unwrap_or(1))),
+        })
     }
 
     fn build_runtime(&self, forked: bool) -> io::Result<tokio::runtime::Runtime> {
@@ -579,16 +618,25 @@ impl Launcher {
             server.connection_count(),
             format_duration(self.shutdown_timeout)
         );
-        tokio::select! {
-            clean = server.shutdown(self.shutdown_timeout) => {
-                if clean {
-                    tracing::info!("shutdown complete");
+        let shutdown = server.shutdown(self.shutdown_timeout);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                clean = &mut shutdown => {
+                    if clean {
+                        tracing::info!("shutdown complete");
+                    }
+                    return Ok(ExitCode::SUCCESS);
                 }
-                Ok(ExitCode::SUCCESS)
-            }
-            again = signals.recv() => {
-                tracing::warn!("received {} again; exiting now", again.name());
-                std::process::exit(again.exit_status());
+                // A second SIGINT (an impatient Ctrl-C) exits at once. Repeated SIGTERMs
+                // are not escalations: a supervisor forwards SIGTERM to workers that may
+                // already have the terminal's SIGINT.
+                again = signals.recv() => {
+                    if again == signals::StopSignal::Interrupt {
+                        tracing::warn!("received SIGINT again; exiting now");
+                        std::process::exit(again.exit_status());
+                    }
+                }
             }
         }
     }

@@ -42,9 +42,12 @@ impl StopSignals {
 
     /// The next SIGTERM or SIGINT.
     pub(crate) async fn recv(&mut self) -> StopSignal {
+        // SIGINT first: when a terminal's Ctrl-C and a supervisor's SIGTERM are both
+        // pending, the SIGINT came first.
         tokio::select! {
-            _ = self.term.recv() => StopSignal::Terminate,
+            biased;
             _ = self.int.recv() => StopSignal::Interrupt,
+            _ = self.term.recv() => StopSignal::Terminate,
         }
     }
 }

@@ -27,16 +27,16 @@ pub(super) async fn accept_loop(shared: Arc<Shared>) {
     let mut pause: Option<Duration> = None;
     let mut permit = None;
     loop {
-        if permit.is_none() {
-            if let Some(limit) = &shared.limit {
-                tokio::select! {
-                    biased;
-                    () = shared.stopping.cancelled() => return,
-                    p = limit.clone().acquire_owned() => match p {
-                        Ok(p) => permit = Some(p),
-                        Err(_) => return,
-                    },
-                }
+        if permit.is_none()
+            && let Some(limit) = &shared.limit
+        {
+            tokio::select! {
+                biased;
+                () = shared.stopping.cancelled() => return,
+                p = limit.clone().acquire_owned() => match p {
+                    Ok(p) => permit = Some(p),
+                    Err(_) => return,
+                },
             }
         }
         let accepted = tokio::select! {

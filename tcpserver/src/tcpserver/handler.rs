@@ -123,10 +123,10 @@ fn classify(err: &dyn Any) -> Severity {
             _ => Severity::Error,
         };
     }
-    if let Some(e) = err.downcast_ref::<std::io::Error>() {
-        if crate::error::is_reset_class(e) {
-            return Severity::PeerGone;
-        }
+    if let Some(e) = err.downcast_ref::<std::io::Error>()
+        && crate::error::is_reset_class(e)
+    {
+        return Severity::PeerGone;
     }
     Severity::Error
 }

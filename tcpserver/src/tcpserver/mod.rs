@@ -124,6 +124,7 @@ impl Builder {
                 stopping: CancellationToken::new(),
                 listeners: Mutex::new(ListenerSet::default()),
                 stopped: AtomicBool::new(false),
+                started: AtomicBool::new(false),
                 accept_paused: AtomicBool::new(false),
                 connection_closed: Notify::new(),
             }),
@@ -179,6 +180,8 @@ pub(crate) struct Shared {
     stopping: CancellationToken,
     listeners: Mutex<ListenerSet>,
     stopped: AtomicBool,
+    /// `start()` or `serve()` was called: later `bind()`s are served at once.
+    started: AtomicBool,
     /// The accept loop is backing off after `EMFILE` and friends.
     accept_paused: AtomicBool,
     /// Signalled when a connection closes while accepting is paused.
@@ -349,6 +352,139 @@ impl TcpServer {
         self.add_sockets([socket.into()])
     }
 
+    /// Binds `port` on `address` now, to start accepting at [`start`](TcpServer::start)
+    /// (Tornado's second start-up pattern, for forking after binding). Bind errors
+    /// surface here. Returns the bound addresses.
+    ///
+    /// # Examples
+    ///
+    /// Tornado's `bind` + `start`: bind, fork, then serve in each process's own runtime.
+    ///
+    /// ```no_run
+    /// use std::net::SocketAddr;
+    /// use tcpserver::{IoStream, TcpServer};
+    ///
+    /// async fn handler(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
+    ///     stream.write(b"hello\n").await
+    /// }
+    ///
+    /// fn main() -> std::io::Result<()> {
+    ///     let server = TcpServer::new(handler);
+    ///     server.bind(8888, None)?;
+    ///     server.start(0, None)?; // forks one worker per CPU
+    ///     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    ///     runtime.block_on(server.serve())
+    /// }
+    /// ```
+    pub fn bind(&self, port: u16, address: Option<&str>) -> io::Result<Vec<SocketAddr>> {
+        self.bind_with(
+            port,
+            address,
+            Family::Unspec,
+            netutil::DEFAULT_BACKLOG,
+            false,
+        )
+    }
+
+    /// [`bind`](TcpServer::bind) with every argument of
+    /// [`bind_sockets`](netutil::bind_sockets).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// use tcpserver::netutil::Family;
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// let addrs = server.bind_with(0, Some("127.0.0.1"), Family::V4, 128, false)?;
+    /// assert_eq!(server.local_addrs(), addrs);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind_with(
+        &self,
+        port: u16,
+        address: Option<&str>,
+        family: Family,
+        backlog: u32,
+        reuse_port: bool,
+    ) -> io::Result<Vec<SocketAddr>> {
+        let sockets = netutil::bind_sockets(port, address, family, backlog, reuse_port)?;
+        let addrs = sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
+        if self.shared.started.load(Ordering::Acquire) && in_runtime() {
+            self.add_sockets(sockets)?;
+        } else {
+            let mut set = self.lock_listeners();
+            set.pending
+                .extend(sockets.into_iter().map(StdListener::Tcp));
+        }
+        Ok(addrs)
+    }
+
+    /// Forks `num_processes` workers (0: one per CPU; 1: no fork) and, in each worker,
+    /// gets ready to serve the sockets from [`bind`](TcpServer::bind) (Tornado's
+    /// `start`). Returns the task id in a worker, `None` without fork; the supervisor
+    /// never returns (see [`fork_processes`](crate::process::fork_processes)).
+    ///
+    /// Call it before building the runtime when forking; then call
+    /// [`serve`](TcpServer::serve) inside the runtime. Calling it twice is an error.
+    ///
+    /// # Examples
+    ///
+    /// See [`bind`](TcpServer::bind).
+    pub fn start(
+        &self,
+        num_processes: usize,
+        max_restarts: Option<usize>,
+    ) -> io::Result<Option<usize>> {
+        if self.shared.started.swap(true, Ordering::AcqRel) {
+            return Err(io::Error::other("TcpServer::start() was already called"));
+        }
+        let task_id = if num_processes == 1 {
+            None
+        } else if in_runtime() {
+            return Err(io::Error::other(
+                "TcpServer::start() cannot fork inside a tokio runtime: \
+                 call it before building the runtime",
+            ));
+        } else {
+            Some(crate::process::fork_processes(num_processes, max_restarts)?)
+        };
+        if in_runtime() {
+            self.add_pending()?;
+        }
+        Ok(task_id)
+    }
+
+    /// Serves the sockets from [`bind`](TcpServer::bind) (if not served yet) and waits
+    /// until the server is stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// server.bind(0, Some("127.0.0.1"))?;
+    /// let stopper = server.clone();
+    /// tokio::spawn(async move { stopper.stop() });
+    /// server.serve().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve(&self) -> io::Result<()> {
+        self.shared.started.store(true, Ordering::Release);
+        self.add_pending()?;
+        self.shared.stopping.cancelled().await;
+        Ok(())
+    }
+
+    fn add_pending(&self) -> io::Result<()> {
+        let pending = std::mem::take(&mut self.lock_listeners().pending);
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.add_sockets(pending)
+    }
+
     /// Stops accepting (Tornado's `stop`): the listening sockets are closed at once, so new
     /// connects are refused; connections in progress carry on. Calling it again does
     /// nothing.
@@ -499,6 +635,10 @@ impl Drop for ConnectionGuard {
             self.shared.connection_closed.notify_waiters();
         }
     }
+}
+
+fn in_runtime() -> bool {
+    tokio::runtime::Handle::try_current().is_ok()
 }
 
 const UNIX_PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);

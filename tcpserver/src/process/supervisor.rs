@@ -1,0 +1,469 @@
+//! The supervisor: forks the workers, restarts the ones that crash, forwards signals.
+//!
+//! It waits on a `signalfd` (SIGCHLD, SIGTERM, SIGINT and SIGHUP are blocked and read
+//! from it), so it needs no signal handler, no thread and no runtime.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, pthread_sigmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{Pid, getpid, getppid};
+
+use super::{TASK_ID, cpu_count};
+use crate::fork::{Forked, fork};
+use crate::launch::DEFAULT_MAX_RESTARTS;
+
+/// A worker that ran at least this long before crashing is restarted at once; one that
+/// crashed sooner is in a crash loop and waits before its next start.
+const STABLE_UPTIME: Duration = Duration::from_secs(1);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Forks and supervises worker processes; [`fork_processes`](super::fork_processes) with
+/// more control.
+///
+/// # Examples
+///
+/// ```no_run
+/// use tcpserver::process::{Outcome, Started, Supervisor};
+///
+/// let started = Supervisor::new(4)
+///     .max_restarts(10)
+///     .on_spawn(|task_id, pid| eprintln!("worker {task_id} is pid {pid}"))
+///     .start()?;
+/// let task_id = match started {
+///     Started::Worker(id) => id,
+///     Started::Supervisor(supervision) => match supervision.run()? {
+///         Outcome::Worker(id) => id, // a restarted worker
+///         Outcome::Exit(code) => std::process::exit(code),
+///     },
+/// };
+/// // ... build a runtime and serve as worker `task_id`
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Supervisor {
+    num_processes: usize,
+    max_restarts: usize,
+    stop_timeout: Option<Duration>,
+    on_spawn: Option<Box<dyn FnMut(usize, u32)>>,
+}
+
+impl fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("num_processes", &self.num_processes)
+            .field("max_restarts", &self.max_restarts)
+            .field("stop_timeout", &self.stop_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Supervisor::start`] returns in each process.
+#[derive(Debug)]
+pub enum Started {
+    /// This is worker number `.0`.
+    Worker(usize),
+    /// This is the supervisor; call [`Supervision::run`].
+    Supervisor(Box<Supervision>),
+}
+
+/// What [`Supervision::run`] returns in each process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// This is a restarted worker, number `.0`.
+    Worker(usize),
+    /// Supervision is over: the supervisor should exit with this status.
+    Exit(i32),
+}
+
+impl Supervisor {
+    /// Supervises `num_processes` workers (0: [`cpu_count`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let supervisor = tcpserver::process::Supervisor::new(0);
+    /// ```
+    pub fn new(num_processes: usize) -> Self {
+        Supervisor {
+            num_processes,
+            max_restarts: DEFAULT_MAX_RESTARTS,
+            stop_timeout: None,
+            on_spawn: None,
+        }
+    }
+
+    /// How many abnormal worker exits, over all workers, are restarted before the
+    /// supervisor gives up (default 100, as Tornado).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let supervisor = tcpserver::process::Supervisor::new(2).max_restarts(3);
+    /// ```
+    pub fn max_restarts(mut self, max_restarts: usize) -> Self {
+        self.max_restarts = max_restarts;
+        self
+    }
+
+    /// After SIGTERM has been sent to the workers (on a stop signal, or when giving up),
+    /// how long they get to exit before they are killed (default: as long as they take).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let supervisor = tcpserver::process::Supervisor::new(2).stop_timeout(Duration::from_secs(35));
+    /// ```
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = Some(timeout);
+        self
+    }
+
+    /// Called in the supervisor with `(task_id, pid)` each time a worker is forked,
+    /// restarts included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let supervisor = tcpserver::process::Supervisor::new(2)
+    ///     .on_spawn(|id, pid| println!("worker {id}: pid {pid}"));
+    /// ```
+    pub fn on_spawn(mut self, hook: impl FnMut(usize, u32) + 'static) -> Self {
+        self.on_spawn = Some(Box::new(hook));
+        self
+    }
+
+    /// Forks the workers. Returns [`Started::Worker`] in each worker and
+    /// [`Started::Supervisor`] in the parent.
+    ///
+    /// Fails if the process already runs several threads, or if workers were already
+    /// forked in this process.
+    ///
+    /// # Examples
+    ///
+    /// See [`Supervisor`].
+    pub fn start(mut self) -> io::Result<Started> {
+        if TASK_ID.get().is_some() || STARTED.get().is_some() {
+            return Err(io::Error::other(
+                "worker processes were already forked in this process",
+            ));
+        }
+        let _ = STARTED.set(());
+        let n = if self.num_processes == 0 {
+            cpu_count()
+        } else {
+            self.num_processes
+        };
+        tracing::info!("Starting {n} processes");
+
+        // Block the signals we supervise before forking, so none is lost in between; the
+        // workers restore the original mask.
+        let mut watched = SigSet::empty();
+        for sig in [
+            Signal::SIGCHLD,
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+        ] {
+            watched.add(sig);
+        }
+        let mut original_mask = SigSet::empty();
+        pthread_sigmask(
+            SigmaskHow::SIG_BLOCK,
+            Some(&watched),
+            Some(&mut original_mask),
+        )?;
+        let signals =
+            SignalFd::with_flags(&watched, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+
+        let mut supervision = Supervision {
+            signals,
+            original_mask,
+            supervisor_pid: getpid(),
+            children: HashMap::new(),
+            slots: (0..n).map(|_| Slot::default()).collect(),
+            restarts: 0,
+            max_restarts: self.max_restarts,
+            stop_timeout: self.stop_timeout,
+            stopping: None,
+            exit_status: 0,
+            on_spawn: self.on_spawn.take(),
+        };
+        for id in 0..n {
+            if supervision.spawn(id)? == Side::Worker {
+                return Ok(Started::Worker(id));
+            }
+        }
+        Ok(Started::Supervisor(Box::new(supervision)))
+    }
+}
+
+static STARTED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+
+/// A running supervision, in the supervisor process.
+pub struct Supervision {
+    signals: SignalFd,
+    original_mask: SigSet,
+    supervisor_pid: Pid,
+    /// Live workers: pid → task id.
+    children: HashMap<Pid, usize>,
+    /// Per task id: crash-loop state and a pending restart.
+    slots: Vec<Slot>,
+    restarts: usize,
+    max_restarts: usize,
+    stop_timeout: Option<Duration>,
+    /// Set once the workers were asked to stop: no more restarts, and a deadline after
+    /// which the remaining workers are killed.
+    stopping: Option<Option<Instant>>,
+    exit_status: i32,
+    on_spawn: Option<Box<dyn FnMut(usize, u32)>>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    started: Option<Instant>,
+    quick_crashes: u32,
+    restart_at: Option<Instant>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Side {
+    Worker,
+    Supervisor,
+}
+
+impl fmt::Debug for Supervision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervision")
+            .field("children", &self.children)
+            .field("restarts", &self.restarts)
+            .field("max_restarts", &self.max_restarts)
+            .field("stopping", &self.stopping)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Supervision {
+    /// The live workers as `(task_id, pid)`, sorted by task id.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # let supervision: tcpserver::process::Supervision = unimplemented!();
+    /// for (task_id, pid) in supervision.pids() {
+    ///     println!("worker {task_id} is pid {pid}");
+    /// }
+    /// ```
+    pub fn pids(&self) -> Vec<(usize, u32)> {
+        let mut pids: Vec<_> = self
+            .children
+            .iter()
+            .map(|(pid, &id)| (id, pid.as_raw() as u32))
+            .collect();
+        pids.sort_unstable();
+        pids
+    }
+
+    /// Supervises until the workers are gone. Returns [`Outcome::Exit`] in the supervisor,
+    /// and [`Outcome::Worker`] in a worker forked to replace a crashed one.
+    ///
+    /// # Examples
+    ///
+    /// See [`Supervisor`].
+    pub fn run(mut self: Box<Self>) -> io::Result<Outcome> {
+        loop {
+            if self.children.is_empty() && self.slots.iter().all(|s| s.restart_at.is_none()) {
+                return Ok(Outcome::Exit(self.exit_status));
+            }
+            self.wait_for_signal()?;
+            while let Some(info) = self.signals.read_signal()? {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGCHLD) => {}
+                    Ok(sig @ (Signal::SIGTERM | Signal::SIGINT)) => self.on_stop_signal(sig),
+                    Ok(Signal::SIGHUP) => {
+                        tracing::info!("received SIGHUP; passing it on to the workers");
+                        self.signal_all(Signal::SIGHUP);
+                    }
+                    _ => {}
+                }
+            }
+            self.reap()?;
+            if let Some(Some(deadline)) = self.stopping
+                && Instant::now() >= deadline
+                && !self.children.is_empty()
+            {
+                tracing::warn!(
+                    "{} worker(s) still running after the stop timeout; killing them",
+                    self.children.len()
+                );
+                self.signal_all(Signal::SIGKILL);
+                self.stopping = Some(None);
+            }
+            let now = Instant::now();
+            for id in 0..self.slots.len() {
+                if self.slots[id].restart_at.is_some_and(|at| at <= now) {
+                    self.slots[id].restart_at = None;
+                    if self.spawn(id)? == Side::Worker {
+                        return Ok(Outcome::Worker(id));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sleeps until a signal arrives or the next restart or stop deadline is due.
+    fn wait_for_signal(&self) -> io::Result<()> {
+        let now = Instant::now();
+        let next = self
+            .slots
+            .iter()
+            .filter_map(|s| s.restart_at)
+            .chain(self.stopping.flatten())
+            .min();
+        let timeout = match next {
+            None => PollTimeout::NONE,
+            Some(at) => {
+                let ms = at.saturating_duration_since(now).as_millis() + 1;
+                PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut fds = [PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Forks worker `id`. Runs the worker-side set-up in the child.
+    fn spawn(&mut self, id: usize) -> io::Result<Side> {
+        match fork()? {
+            Forked::Child => {
+                self.become_worker(id);
+                Ok(Side::Worker)
+            }
+            Forked::Parent(pid) => {
+                self.children.insert(pid, id);
+                self.slots[id].started = Some(Instant::now());
+                if let Some(hook) = self.on_spawn.as_mut() {
+                    hook(id, pid.as_raw() as u32);
+                }
+                Ok(Side::Supervisor)
+            }
+        }
+    }
+
+    fn become_worker(&self, id: usize) {
+        let _ = TASK_ID.set(id);
+        // Die with the supervisor; if it already died, its death signal was missed.
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+        if getppid() != self.supervisor_pid {
+            std::process::exit(1);
+        }
+        // The runtime built next must see the signals the supervisor blocked.
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.original_mask), None);
+    }
+
+    /// Collects every worker that exited, restarting or not as the rules say.
+    fn reap(&mut self) -> io::Result<()> {
+        loop {
+            let (pid, how) = match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => (pid, Exit::Code(code)),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, Exit::Signal(sig)),
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return Ok(()),
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            // Children that are not workers (a subprocess of the application) are ignored.
+            if let Some(id) = self.children.remove(&pid) {
+                self.worker_exited(id, pid, how);
+            }
+        }
+    }
+
+    fn worker_exited(&mut self, id: usize, pid: Pid, how: Exit) {
+        if self.stopping.is_some() {
+            tracing::info!("child {id} (pid {pid}) {how}");
+            return;
+        }
+        if how == Exit::Code(0) {
+            tracing::info!("child {id} (pid {pid}) exited normally");
+            return;
+        }
+        tracing::warn!("child {id} (pid {pid}) {how}, restarting");
+        self.restarts += 1;
+        if self.restarts > self.max_restarts {
+            tracing::error!("Too many child restarts, giving up");
+            self.exit_status = 1;
+            self.begin_stop();
+            return;
+        }
+        let slot = &mut self.slots[id];
+        let crashed_early = slot.started.is_some_and(|t| t.elapsed() < STABLE_UPTIME);
+        slot.quick_crashes = if crashed_early {
+            slot.quick_crashes + 1
+        } else {
+            0
+        };
+        let delay = match slot.quick_crashes {
+            0 | 1 => Duration::ZERO,
+            n => FIRST_BACKOFF
+                .saturating_mul(1 << (n - 2).min(16))
+                .min(MAX_BACKOFF),
+        };
+        if !delay.is_zero() {
+            tracing::warn!("child {id} keeps crashing; restarting it in {delay:?}");
+        }
+        slot.restart_at = Some(Instant::now() + delay);
+    }
+
+    fn on_stop_signal(&mut self, sig: Signal) {
+        if self.stopping.is_none() {
+            tracing::info!("received {sig}; stopping {} worker(s)", self.children.len());
+            self.begin_stop();
+        } else if sig == Signal::SIGINT {
+            tracing::warn!("received SIGINT again; killing the workers now");
+            self.signal_all(Signal::SIGKILL);
+            self.exit_status = 128 + Signal::SIGINT as i32;
+        }
+    }
+
+    /// Asks every worker to stop (SIGTERM) and cancels pending restarts.
+    fn begin_stop(&mut self) {
+        self.stopping = Some(self.stop_timeout.map(|t| Instant::now() + t));
+        for slot in &mut self.slots {
+            slot.restart_at = None;
+        }
+        self.signal_all(Signal::SIGTERM);
+    }
+
+    fn signal_all(&self, sig: Signal) {
+        for &pid in self.children.keys() {
+            let _ = kill(pid, sig);
+        }
+    }
+}
+
+/// How a worker ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Code(i32),
+    Signal(Signal),
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(0) => f.write_str("exited normally"),
+            Exit::Code(code) => write!(f, "exited with status {code}"),
+            Exit::Signal(sig) => write!(f, "killed by signal {}", *sig as i32),
+        }
+    }
+}
