@@ -21,11 +21,15 @@ use super::listener::Accepted;
 const ACCEPTS_PER_TURN: u32 = 128;
 const FIRST_PAUSE: Duration = Duration::from_millis(20);
 const MAX_PAUSE: Duration = Duration::from_secs(1);
+/// At most one warning per this interval, however often descriptors run out: under
+/// churn every closed connection lets one accept in before the next `EMFILE`.
+const WARN_INTERVAL: Duration = Duration::from_secs(10);
 
 pub(super) async fn accept_loop(shared: Arc<Shared>) {
     let mut accepted_this_turn = 0;
     let mut pause: Option<Duration> = None;
     let mut permit = None;
+    let mut warnings = WarningLimiter::default();
     loop {
         if permit.is_none()
             && let Some(limit) = &shared.limit
@@ -47,7 +51,7 @@ pub(super) async fn accept_loop(shared: Arc<Shared>) {
         match accepted {
             Ok(conn) => {
                 if pause.take().is_some() {
-                    tracing::info!("accepting connections again");
+                    tracing::debug!("accepting connections again");
                 }
                 (shared.serve)(&shared, conn, permit.take());
                 accepted_this_turn += 1;
@@ -62,9 +66,16 @@ pub(super) async fn accept_loop(shared: Arc<Shared>) {
             Err(e) if is_resource_error(&e) => {
                 let wait = match pause {
                     None => {
-                        tracing::warn!(
-                            "accept failed: {e}; pausing accepts until resources free up"
-                        );
+                        if let Some(suppressed) = warnings.allow() {
+                            tracing::warn!(
+                                "accept failed: {e}; pausing accepts until resources free up{}",
+                                if suppressed > 0 {
+                                    format!(" ({suppressed} more such pauses not logged)")
+                                } else {
+                                    String::new()
+                                }
+                            );
+                        }
                         FIRST_PAUSE
                     }
                     Some(prev) => (prev * 2).min(MAX_PAUSE),
@@ -81,6 +92,29 @@ pub(super) async fn accept_loop(shared: Arc<Shared>) {
                 shared.pause_accepting(MAX_PAUSE).await;
             }
         }
+    }
+}
+
+/// Lets one warning through per [`WARN_INTERVAL`] and counts the ones it holds back.
+#[derive(Default)]
+struct WarningLimiter {
+    last: Option<tokio::time::Instant>,
+    suppressed: u32,
+}
+
+impl WarningLimiter {
+    /// `Some(number held back since the last one)` if a warning may be logged now.
+    fn allow(&mut self) -> Option<u32> {
+        let now = tokio::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < WARN_INTERVAL)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
     }
 }
 

@@ -42,6 +42,8 @@ use crate::error::{Error, ErrorKind};
 /// struct Counter(AtomicU64);
 ///
 /// impl StreamHandler for Counter {
+///     type Output = tcpserver::Result<()>;
+///
 ///     async fn handle_stream(&self, mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
 ///         let n = self.0.fetch_add(1, Ordering::Relaxed);
 ///         stream.write(format!("you are visitor {n}\n").as_bytes()).await
@@ -49,13 +51,16 @@ use crate::error::{Error, ErrorKind};
 /// }
 /// ```
 pub trait StreamHandler: Send + Sync + 'static {
+    /// What the handler returns: `()` or `Result<(), E>` (see [`HandlerResult`]).
+    type Output: HandlerResult;
+
     /// Serves one connection until it is done. Returning (or panicking) ends the
     /// connection; an `Err` or a panic is logged with the peer address.
     fn handle_stream(
         &self,
         stream: IoStream,
         address: SocketAddr,
-    ) -> impl Future<Output: HandlerResult> + Send;
+    ) -> impl Future<Output = Self::Output> + Send;
 }
 
 impl<F, Fut> StreamHandler for F
@@ -64,11 +69,13 @@ where
     Fut: Future + Send,
     Fut::Output: HandlerResult,
 {
+    type Output = Fut::Output;
+
     fn handle_stream(
         &self,
         stream: IoStream,
         address: SocketAddr,
-    ) -> impl Future<Output: HandlerResult> + Send {
+    ) -> impl Future<Output = Self::Output> + Send {
         self(stream, address)
     }
 }
