@@ -2,7 +2,7 @@
 //! [`process::fork_processes`], [`IoStream`] and an HTTP server on hyper, behind one
 //! attribute that turns an async function into a whole server binary.
 //!
-//! ```no_run
+//! ```ignore
 //! use std::net::SocketAddr;
 //! use tcpserver::{tcp_server, IoStream};
 //!

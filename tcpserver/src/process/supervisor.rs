@@ -256,10 +256,11 @@ impl Supervision {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # let supervision: tcpserver::process::Supervision = unimplemented!();
-    /// for (task_id, pid) in supervision.pids() {
-    ///     println!("worker {task_id} is pid {pid}");
+    /// ```
+    /// fn show(supervision: &tcpserver::process::Supervision) {
+    ///     for (task_id, pid) in supervision.pids() {
+    ///         println!("worker {task_id} is pid {pid}");
+    ///     }
     /// }
     /// ```
     pub fn pids(&self) -> Vec<(usize, u32)> {
