@@ -1,0 +1,33 @@
+//! A pre-forked line echo server: one worker process per CPU by default (Tornado's
+//! `processes=0`). Each connection is greeted with the worker's task id and pid, so you
+//! can watch the kernel spread clients over the workers and the supervisor restart one
+//! you kill.
+//!
+//! ```sh
+//! cargo run --example prefork -- --port 8888                 # one worker per CPU
+//! cargo run --example prefork -- --processes 4 --reuse-port  # each worker its own socket
+//! kill -9 <worker pid>     # restarted with the same task id
+//! kill -TERM <supervisor>  # graceful: in-flight exchanges finish, exit 0
+//! ```
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use tcpserver::{IoStream, Launcher, process};
+
+async fn greet_and_echo(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
+    let id = process::task_id().map_or_else(|| "-".to_owned(), |id| id.to_string());
+    let greeting = format!("task {id} pid {}\n", std::process::id());
+    stream.write(greeting.as_bytes()).await?;
+    loop {
+        let line = stream.read_until(b"\n", Some(64 * 1024)).await?;
+        stream.write(&line).await?;
+    }
+}
+
+fn main() -> ExitCode {
+    Launcher::new(8888)
+        .name("prefork")
+        .about("A pre-forked echo server that greets with its worker's task id and pid")
+        .processes(0)
+        .run(greet_and_echo)
+}
