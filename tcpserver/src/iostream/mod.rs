@@ -307,14 +307,14 @@ impl IoStream {
         delimiter: &[u8],
         max_bytes: Option<usize>,
     ) -> Result<Vec<u8>> {
-        let finder = memchr::memmem::Finder::new(delimiter);
         // Everything before `scanned` is known not to start a match, except possibly its
-        // last `delimiter.len() - 1` bytes.
+        // last `delimiter.len() - 1` bytes. (No searcher is kept across the await: it
+        // would sit in every idle connection's future.)
         let mut scanned: usize = 0;
         loop {
             let data = self.buf.as_slice();
             let from = scanned.saturating_sub(delimiter.len().saturating_sub(1));
-            if let Some(at) = finder.find(&data[from..]) {
+            if let Some(at) = find_delimiter(&data[from..], delimiter) {
                 let end = from + at + delimiter.len();
                 if let Some(max) = max_bytes.filter(|&max| end > max) {
                     return Err(self.unsatisfiable(&DelimiterName::Bytes(delimiter), max));
@@ -769,6 +769,13 @@ fn closed_io_error(reason: &CloseReason) -> io::Error {
     match reason {
         CloseReason::Io(e) => io::Error::new(e.kind(), SharedIoError(e.clone())),
         other => io::Error::new(io::ErrorKind::NotConnected, closed_error(other)),
+    }
+}
+
+fn find_delimiter(haystack: &[u8], delimiter: &[u8]) -> Option<usize> {
+    match delimiter {
+        [byte] => memchr::memchr(*byte, haystack),
+        _ => memchr::memmem::find(haystack, delimiter),
     }
 }
 
