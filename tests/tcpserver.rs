@@ -472,3 +472,36 @@ async fn a_struct_implements_stream_handler() {
         assert_eq!(got, format!("visitor {i}\n"));
     }
 }
+
+#[tokio::test]
+async fn shutdown_signal_reaches_every_connection() {
+    let server = TcpServer::new(|mut stream: IoStream, _addr: SocketAddr| async move {
+        let shutdown = stream.shutdown_signal();
+        loop {
+            let line = tokio::select! {
+                line = stream.read_until(b"\n", None) => line?,
+                () = shutdown.requested() => {
+                    // Two waiters on one signal both wake.
+                    shutdown.requested().await;
+                    return stream.write(b"server going away\n").await;
+                }
+            };
+            stream.write(&line).await?;
+        }
+    });
+    let addr = server.listen(0, Some("127.0.0.1")).unwrap()[0];
+    let mut clients = Vec::new();
+    for i in 0..20 {
+        let mut c = Client::connect(addr).await;
+        assert_eq!(c.roundtrip(&format!("c{i}")).await, format!("c{i}\n"));
+        clients.push(c);
+    }
+    let started = std::time::Instant::now();
+    assert!(within(server.shutdown(Duration::from_secs(30))).await);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    for c in &mut clients {
+        let mut line = String::new();
+        within(c.reader.read_line(&mut line)).await.unwrap();
+        assert_eq!(line, "server going away\n");
+    }
+}

@@ -33,4 +33,4 @@ pub mod tcpserver;
 pub use error::{Error, ErrorKind, Result};
 pub use iostream::IoStream;
 pub use launch::Launcher;
-pub use tcpserver::{HandlerResult, StreamHandler, TcpServer};
+pub use tcpserver::{HandlerResult, ShutdownSignal, StreamHandler, TcpServer};

@@ -35,6 +35,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, ToSocketAddrs, UnixStream};
 
 use crate::error::{Error, ErrorKind, Result, SharedIoError, is_reset_class};
+use crate::tcpserver::ShutdownSignal;
 use buffer::ReadBuffer;
 pub(crate) use transport::Transport;
 
@@ -213,6 +214,7 @@ pub struct IoStream {
     /// The peer shut down its sending side; buffered data stays readable, writes still go.
     read_eof: bool,
     peer: Option<SocketAddr>,
+    shutdown: ShutdownSignal,
 }
 
 impl fmt::Debug for IoStream {
@@ -285,6 +287,7 @@ impl IoStream {
             closed: None,
             read_eof: false,
             peer,
+            shutdown: ShutdownSignal::default(),
         }
     }
 
@@ -642,6 +645,25 @@ impl IoStream {
     /// ```
     pub fn buffered(&self) -> usize {
         self.buf.len()
+    }
+
+    /// The signal that the server serving this stream began a graceful shutdown; see
+    /// [`ShutdownSignal`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn doc(stream: &tcpserver::IoStream) {
+    /// let shutdown = stream.shutdown_signal();
+    /// assert!(!shutdown.is_requested());
+    /// # }
+    /// ```
+    pub fn shutdown_signal(&self) -> ShutdownSignal {
+        self.shutdown.clone()
+    }
+
+    pub(crate) fn set_shutdown_signal(&mut self, signal: ShutdownSignal) {
+        self.shutdown = signal;
     }
 
     /// Bytes of memory the read buffer holds (0 for an idle stream).

@@ -10,6 +10,8 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
+use super::ShutdownSignal;
+
 #[derive(Debug, Default)]
 pub(crate) struct ConnectionSet {
     inner: Mutex<Inner>,
@@ -19,8 +21,16 @@ pub(crate) struct ConnectionSet {
 #[derive(Debug, Default)]
 struct Inner {
     next_id: u64,
+    tasks: HashMap<u64, Entry>,
+    /// A graceful shutdown began: connections registered from now on are told at once.
+    shutting_down: bool,
+}
+
+#[derive(Debug)]
+struct Entry {
     /// `None` between registration and the spawn that yields the abort handle.
-    tasks: HashMap<u64, Option<AbortHandle>>,
+    abort: Option<AbortHandle>,
+    shutdown: ShutdownSignal,
 }
 
 impl ConnectionSet {
@@ -28,19 +38,38 @@ impl ConnectionSet {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reserves an id for a connection about to be spawned.
-    pub(crate) fn register(&self) -> u64 {
+    /// Reserves an id for a connection about to be spawned, and makes its shutdown signal.
+    pub(crate) fn register(&self) -> (u64, ShutdownSignal) {
         let mut inner = self.lock();
         let id = inner.next_id;
         inner.next_id += 1;
-        inner.tasks.insert(id, None);
-        id
+        let shutdown = ShutdownSignal::new();
+        if inner.shutting_down {
+            shutdown.trigger();
+        }
+        inner.tasks.insert(
+            id,
+            Entry {
+                abort: None,
+                shutdown: shutdown.clone(),
+            },
+        );
+        (id, shutdown)
     }
 
     /// Records the abort handle of a spawned connection, unless it already finished.
     pub(crate) fn attach(&self, id: u64, handle: AbortHandle) {
-        if let Some(slot) = self.lock().tasks.get_mut(&id) {
-            *slot = Some(handle);
+        if let Some(entry) = self.lock().tasks.get_mut(&id) {
+            entry.abort = Some(handle);
+        }
+    }
+
+    /// Tells every connection, present and future, that a graceful shutdown began.
+    pub(crate) fn request_shutdown(&self) {
+        let mut inner = self.lock();
+        inner.shutting_down = true;
+        for entry in inner.tasks.values() {
+            entry.shutdown.trigger();
         }
     }
 
@@ -73,7 +102,7 @@ impl ConnectionSet {
 
     /// Aborts every connection task; each closes its socket when dropped.
     pub(crate) fn abort_all(&self) {
-        for handle in self.lock().tasks.values().flatten() {
+        for handle in self.lock().tasks.values().filter_map(|e| e.abort.as_ref()) {
             handle.abort();
         }
     }

@@ -15,6 +15,7 @@ mod accept;
 mod connections;
 mod handler;
 mod listener;
+mod shutdown;
 
 use std::fmt;
 use std::io;
@@ -35,6 +36,7 @@ use connections::ConnectionSet;
 pub use handler::HandlerFailure;
 pub use handler::{HandlerResult, StreamHandler};
 use listener::{Accepted, Listener};
+pub use shutdown::{Requested, ShutdownSignal};
 
 /// Builds a [`TcpServer`] with non-default options.
 ///
@@ -516,9 +518,9 @@ impl TcpServer {
         }
     }
 
-    /// Graceful shutdown: [`stop`](TcpServer::stop) accepting, wait up to `timeout` for the
-    /// connections in progress to finish, then close those still open. Returns true if
-    /// every connection finished on its own.
+    /// Graceful shutdown: [`stop`](TcpServer::stop) accepting, tell every connection (see
+    /// [`ShutdownSignal`]), wait up to `timeout` for the connections in progress to finish,
+    /// then close those still open. Returns true if every connection finished on its own.
     ///
     /// # Examples
     ///
@@ -535,6 +537,7 @@ impl TcpServer {
     pub async fn shutdown(&self, timeout: Duration) -> bool {
         self.stop();
         let connections = &self.shared.connections;
+        connections.request_shutdown();
         if tokio::time::timeout(timeout, connections.wait_empty())
             .await
             .is_ok()
@@ -649,17 +652,18 @@ fn spawn_connection<H: StreamHandler>(
     conn: Accepted,
     permit: Option<OwnedSemaphorePermit>,
 ) {
+    let (id, shutdown) = shared.connections.register();
     let guard = ConnectionGuard {
         shared: shared.clone(),
-        id: shared.connections.register(),
+        id,
         _permit: permit,
     };
-    let id = guard.id;
     let options = shared.stream;
     let task = tokio::spawn(async move {
         let _guard = guard;
         let addr = conn.peer.unwrap_or(UNIX_PEER);
-        let stream = IoStream::from_transport(conn.transport, options, conn.peer);
+        let mut stream = IoStream::from_transport(conn.transport, options, conn.peer);
+        stream.set_shutdown_signal(shutdown);
         let work = CatchUnwind {
             inner: AssertUnwindSafe(handler.handle_stream(stream, addr)),
         };
