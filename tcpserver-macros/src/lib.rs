@@ -1,1 +1,225 @@
-//! placeholder
+//! The `#[tcp_server]` attribute of `tcpserver`: one attribute on one async function
+//! generates a whole server binary.
+//!
+//! Use it through the runtime crate, as [`tcpserver::tcp_server`](macro@tcp_server); this
+//! crate only generates code. Like tokio-macros it is built in three steps on
+//! `proc_macro2` tokens, each in its own module and unit-tested there: `parse` (syntax
+//! only), `validate` (typed values that remember where they were written, then checks
+//! across keys), `expand` (the handler unchanged, plus a `main` that calls
+//! `tcpserver::Launcher`). Everything the generated code does is a call to the runtime
+//! crate's public API; no server logic lives here.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
+
+mod entry;
+mod expand;
+mod keys;
+mod parse;
+mod validate;
+
+use proc_macro::TokenStream;
+
+/// Turns an async connection handler into a whole server binary.
+///
+/// ```no_run
+/// use std::net::SocketAddr;
+/// use tcpserver::{tcp_server, IoStream};
+///
+/// /// A line echo server.
+/// #[tcp_server(port = 8888)]
+/// async fn echo(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
+///     loop {
+///         let line = stream.read_until(b"\n", Some(64 * 1024)).await?;
+///         stream.write(&line).await?;
+///     }
+/// }
+/// ```
+///
+/// The attribute goes at the crate root of a binary (`src/main.rs`, `src/bin/*.rs`,
+/// `examples/*.rs`) in place of `fn main`, which it generates. The program then:
+/// parses command-line overrides (`--port 0`, `--processes 4`, ...; `--help` lists them
+/// with the compiled-in defaults); installs logging (`RUST_LOG`, default `info`, to
+/// stderr); binds the listening sockets and logs `listening on ADDR` for each; forks
+/// worker processes when `processes != 1`; builds one tokio runtime per process after the
+/// fork; serves every connection with the handler; and on SIGTERM or SIGINT stops
+/// accepting, lets connections finish for up to `shutdown_timeout`, and exits 0. A
+/// start-up failure prints one line naming the cause and exits 1; a bad flag exits 2.
+///
+/// # The handler
+///
+/// `async fn name(stream: IoStream, addr: SocketAddr)`, returning `()` or
+/// `Result<(), E>` for any error type `E` that implements `Display` (for instance
+/// `tcpserver::Result<()>`, `std::io::Result<()>`). The server calls it once per
+/// connection, with the connection and the peer's address; an `Err` or a panic is logged
+/// with the peer's address and never stops the server.
+///
+/// The function is emitted unchanged: it keeps its name, its visibility and its
+/// attributes, so it can be called from unit tests and lints see it as written. The first
+/// paragraph of its doc comment becomes the program's description in `--help`.
+///
+/// The argument types are checked by the last segment of their path (`IoStream`,
+/// `tcpserver::IoStream`, `SocketAddr`, `std::net::SocketAddr`) and the return type by
+/// its shape, so a type alias for either is rejected: name the types.
+///
+/// # Keys
+///
+/// Every key is optional except `port`, and every key can be overridden when the program
+/// starts with the flag in the last column. A key left out keeps the runtime's default.
+///
+/// | key | value | default | flag |
+/// |---|---|---|---|
+/// | `port` | integer, 0 to 65535; 0 picks a free port | required | `--port` |
+/// | `address` | string: an IP address or a host name (every address it resolves to is bound) | all interfaces | `--address` |
+/// | `family` | `"unspec"`, `"ipv4"` or `"ipv6"` | `"unspec"` | `--family` |
+/// | `backlog` | integer | 128 | `--backlog` |
+/// | `reuse_port` | `true` or `false`: `SO_REUSEPORT`; with several processes, one socket per worker | `false` | `--reuse-port` |
+/// | `processes` | integer; 0 means one per CPU | 1 (no fork) | `--processes` |
+/// | `max_restarts` | integer: worker crashes the supervisor tolerates | 100 | `--max-restarts` |
+/// | `tls` | `"chain-and-key.pem"`, or `tls(cert = "..", key = "..", client_ca = "..")` (below) | plain TCP | `--tls`, `--tls-cert`, `--tls-key`, `--tls-client-ca` |
+/// | `max_buffer_size` | bytes: integer, or string with a unit (`"64KiB"`, `"1MiB"`, `"2G"`) | 100 MiB | `--max-buffer-size` |
+/// | `read_chunk_size` | bytes, as `max_buffer_size`; at most half of it | 64 KiB | `--read-chunk-size` |
+/// | `max_connections` | integer: connections served at once per process; 0 means no limit | 0 | `--max-connections` |
+/// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"30s"`, `"2m"`) | 30 s | `--shutdown-timeout` |
+/// | `runtime` | `"multi_thread"` or `"current_thread"` (`"multi-thread"` and `"current-thread"` too) | multi-thread with one process, current-thread in each forked worker | `--runtime` |
+/// | `worker_threads` | integer, at least 1: threads of a multi-thread runtime | one per CPU | `--worker-threads` |
+/// | `crate` | string: the path of the `tcpserver` crate (below) | `"tcpserver"` | — |
+///
+/// Byte units are `B`, `k`/`KiB`, `M`/`MiB` and `G`/`GiB`, all powers of 1024, in any case.
+/// Counts and sizes go up to 4294967295 so that an attribute means the same on every
+/// target.
+///
+/// Keys are checked against each other: `worker_threads` needs a multi-thread runtime
+/// (so with `runtime = "current_thread"`, or with `processes` other than 1 and no
+/// `runtime = "multi_thread"`, it is an error), and `read_chunk_size` may be at most half
+/// of `max_buffer_size`.
+///
+/// ## TLS
+///
+/// `tls = "server.pem"` names one PEM file that holds the certificate chain and the
+/// private key. The list form names the files separately, and can require client
+/// certificates:
+///
+/// ```no_run
+/// # use std::net::SocketAddr;
+/// # use tcpserver::{tcp_server, IoStream};
+/// #[tcp_server(port = 8443, tls(cert = "certs/chain.pem", key = "certs/key.pem", client_ca = "certs/ca.pem"))]
+/// async fn hello(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
+///     stream.write(b"hello over TLS\n").await
+/// }
+/// ```
+///
+/// Inside `tls(...)`: `pem` (chain and key in one file) or both `cert` and `key`, and
+/// optionally `client_ca`. Relative paths are relative to the working directory when the
+/// program starts; the files are read then, not at compile time.
+///
+/// ## Renaming the crate
+///
+/// The generated code names the runtime crate `::tcpserver`. If it goes by another name
+/// (a renamed dependency, or a re-export), say so with `crate`; every generated path then
+/// starts with it:
+///
+/// ```no_run
+/// use std::net::SocketAddr;
+/// use tcpserver as server;
+/// use server::IoStream;
+///
+/// #[server::tcp_server(port = 8888, crate = "server")]
+/// async fn hello(mut stream: IoStream, _addr: SocketAddr) -> server::Result<()> {
+///     stream.write(b"hello\n").await
+/// }
+/// ```
+///
+/// # Examples
+///
+/// A pre-forking server with one worker per CPU, a connection cap and a short grace
+/// period on shutdown:
+///
+/// ```no_run
+/// use std::net::SocketAddr;
+/// use tcpserver::{tcp_server, IoStream};
+///
+/// #[tcp_server(
+///     port = 8888,
+///     address = "127.0.0.1",
+///     processes = 0,
+///     max_connections = 10_000,
+///     max_buffer_size = "1MiB",
+///     shutdown_timeout = "5s",
+/// )]
+/// async fn greet(mut stream: IoStream, addr: SocketAddr) {
+///     let _ = stream.write(format!("hello, {addr}\n").as_bytes()).await;
+/// }
+/// ```
+///
+/// What the attribute generates for it, and how to write the same program without the
+/// attribute:
+///
+/// ```no_run
+/// # use std::net::SocketAddr;
+/// # use tcpserver::IoStream;
+/// async fn greet(mut stream: IoStream, addr: SocketAddr) {
+///     let _ = stream.write(format!("hello, {addr}\n").as_bytes()).await;
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     tcpserver::Launcher::new(8888)
+///         .address("127.0.0.1")
+///         .processes(0)
+///         .max_connections(10000)
+///         .max_buffer_size(1048576)
+///         .shutdown_timeout(std::time::Duration::from_secs(5))
+///         .run(greet)
+/// }
+/// ```
+///
+/// The handler stays an ordinary function, so a test can call it on a real connection:
+///
+/// ```no_run
+/// use std::net::SocketAddr;
+/// use tcpserver::iostream::{IoStream, StreamOptions};
+/// use tcpserver::tcp_server;
+///
+/// #[tcp_server(port = 8888)]
+/// async fn greet(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
+///     stream.write(b"hello\n").await
+/// }
+///
+/// // In `#[cfg(test)] mod tests`, under `#[tokio::test]`:
+/// async fn greets() -> tcpserver::Result<()> {
+///     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+///     let mut client = IoStream::connect(listener.local_addr()?).await?;
+///     let (tcp, addr) = listener.accept().await?;
+///     greet(IoStream::new(tcp, StreamOptions::new()), addr).await?;
+///     assert_eq!(client.read_until(b"\n", None).await?, b"hello\n");
+///     Ok(())
+/// }
+/// ```
+///
+/// # Errors
+///
+/// A mistake in the attribute or the signature is a compile error on the offending
+/// token, saying what to write instead. The handler is still emitted, so the macro's
+/// message is the only one:
+///
+/// ```text
+/// error: `worker_threads` needs the multi-thread runtime, but `runtime` is "current_thread"; remove `worker_threads` or write `runtime = "multi_thread"`
+///  --> src/main.rs:4:63
+///   |
+/// 4 | #[tcp_server(port = 8888, runtime = "current_thread", worker_threads = 4)]
+///   |                                                                    ^
+/// ```
+#[proc_macro_attribute]
+pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::tcp_server(args.into(), item.into()).into()
+}
+
+/// `Result::unwrap_err` for values without `Debug`: syn's types have it only with syn's
+/// `extra-traits` feature, which only these tests would need.
+#[cfg(test)]
+fn expect_err<T>(result: syn::Result<T>) -> syn::Error {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e,
+    }
+}

@@ -2,7 +2,7 @@
 //! [`process::fork_processes`], [`IoStream`] and an HTTP server on hyper, behind one
 //! attribute that turns an async function into a whole server binary.
 //!
-//! ```ignore
+//! ```no_run
 //! use std::net::SocketAddr;
 //! use tcpserver::{tcp_server, IoStream};
 //!
@@ -14,6 +14,8 @@
 //!     }
 //! }
 //! ```
+//!
+//! [`tcp_server`](macro@tcp_server) documents every key of the attribute.
 //!
 //! Modules follow Tornado's, so a Tornado user finds things where they expect them:
 //! [`netutil`], [`process`], [`iostream`], [`tcpserver`](mod@tcpserver). [`launch`] holds
@@ -34,3 +36,5 @@ pub use error::{Error, ErrorKind, Result};
 pub use iostream::IoStream;
 pub use launch::Launcher;
 pub use tcpserver::{HandlerResult, ShutdownSignal, StreamHandler, TcpServer};
+#[doc(inline)]
+pub use tcpserver_macros::tcp_server;

@@ -1,0 +1,434 @@
+//! The handler's signature: `async fn name(stream: IoStream, addr: SocketAddr)` returning
+//! `()` or `Result<(), E>`. Types are matched loosely, by the last segment of their path,
+//! so that `tcpserver::IoStream`, an imported `IoStream` and `std::net::SocketAddr` all
+//! pass; the compiler checks the real types when the generated `main` hands the handler to
+//! the runtime.
+
+use quote::ToTokens;
+use syn::{
+    Attribute, Expr, FnArg, GenericArgument, Ident, Lit, Meta, PathArguments, ReturnType, Safety,
+    Signature, Type,
+};
+
+use super::Errors;
+use crate::parse::HandlerFn;
+
+/// What the expansion needs to know about a valid handler.
+#[derive(Debug)]
+pub(crate) struct Handler {
+    /// The function's name, with its span, so that type errors point at the handler.
+    pub(crate) ident: Ident,
+    /// The summary of the function's doc comment, shown by `--help`.
+    pub(crate) about: Option<String>,
+}
+
+const SIGNATURE: &str = "`async fn handle(stream: IoStream, addr: SocketAddr)`";
+
+/// Checks the signature; every problem is reported, each on its own tokens.
+pub(crate) fn check(f: &HandlerFn) -> syn::Result<Handler> {
+    let sig = &f.sig;
+    let mut errors = Errors::default();
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new_spanned(
+            sig.fn_token,
+            format!("the `async` keyword is missing from the handler; write {SIGNATURE}"),
+        ));
+    }
+    if let Safety::Unsafe(token) = &sig.safety {
+        errors.push(syn::Error::new_spanned(
+            token,
+            "a handler cannot be `unsafe`: the server calls it as a safe function; remove `unsafe`",
+        ));
+    }
+    if let Some(abi) = &sig.abi {
+        errors.push(syn::Error::new_spanned(
+            abi,
+            "a handler cannot declare an ABI; remove it",
+        ));
+    }
+    if sig.ident == "main" {
+        errors.push(syn::Error::new_spanned(
+            &sig.ident,
+            "the handler cannot be called `main`: `#[tcp_server]` generates `fn main` \
+             itself; rename the handler, e.g. `async fn handle(...)`",
+        ));
+    }
+    let generic = "a handler cannot be generic: the server calls it with an `IoStream` and a \
+                   `SocketAddr`; remove the generic parameters and name the types";
+    if !sig.generics.params.is_empty() {
+        errors.push(syn::Error::new_spanned(&sig.generics, generic));
+    } else if let Some(where_clause) = &sig.generics.where_clause {
+        errors.push(syn::Error::new_spanned(where_clause, generic));
+    }
+    check_inputs(sig, &mut errors);
+    check_output(&sig.output, &mut errors);
+    errors.finish()?;
+    Ok(Handler {
+        ident: sig.ident.clone(),
+        about: about(&f.attrs),
+    })
+}
+
+/// Does the signature have a `self` receiver, that is, is this a method?
+pub(crate) fn is_method(sig: &Signature) -> bool {
+    sig.receiver().is_some()
+}
+
+fn check_inputs(sig: &Signature, errors: &mut Errors) {
+    if let Some(receiver) = sig.receiver() {
+        errors.push(syn::Error::new_spanned(
+            receiver,
+            format!(
+                "a handler cannot take `self`: `#[tcp_server]` goes on a free function, \
+                 not a method; move it out of the `impl` block as {SIGNATURE}"
+            ),
+        ));
+        return;
+    }
+    let types: Vec<&Type> = sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(typed) => Some(&*typed.ty),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    if types.len() != 2 {
+        let message = format!(
+            "a handler takes two arguments, the connection and the peer's address, and this \
+             one takes {}; write {SIGNATURE}",
+            types.len()
+        );
+        errors.push(if sig.inputs.is_empty() {
+            syn::Error::new(sig.paren_token.span.join(), message)
+        } else {
+            syn::Error::new_spanned(&sig.inputs, message)
+        });
+        return;
+    }
+    let (stream, addr) = (types[0], types[1]);
+    if is_named(stream, "SocketAddr") && is_named(addr, "IoStream") {
+        errors.push(syn::Error::new_spanned(
+            &sig.inputs,
+            format!("the arguments are swapped: the stream comes first; write {SIGNATURE}"),
+        ));
+        return;
+    }
+    if !is_named(stream, "IoStream") {
+        errors.push(syn::Error::new_spanned(
+            stream,
+            format!(
+                "the first argument must be the connection, `tcpserver::IoStream`, not `{}`; \
+                 write `stream: IoStream`",
+                to_text(stream)
+            ),
+        ));
+    }
+    if !is_named(addr, "SocketAddr") {
+        errors.push(syn::Error::new_spanned(
+            addr,
+            format!(
+                "the second argument must be the peer's address, `std::net::SocketAddr`, not \
+                 `{}`; write `addr: SocketAddr`",
+                to_text(addr)
+            ),
+        ));
+    }
+}
+
+fn check_output(output: &ReturnType, errors: &mut Errors) {
+    let ReturnType::Type(_, ty) = output else {
+        return;
+    };
+    if is_unit(ty) || is_unit_result(ty) {
+        return;
+    }
+    errors.push(syn::Error::new_spanned(
+        ty,
+        format!(
+            "a handler returns `()` or `Result<(), E>`, not `{}`; remove the return type, or \
+             write `-> Result<(), E>` with `E` your error type (`tcpserver::Result<()>` will do)",
+            to_text(ty)
+        ),
+    ));
+}
+
+/// Is `ty` a plain path type whose last segment is `name`, like `tcpserver::IoStream` for
+/// `IoStream`?
+fn is_named(ty: &Type, name: &str) -> bool {
+    match ty {
+        Type::Group(group) => is_named(&group.elem, name),
+        Type::Path(path) if path.qself.is_none() => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == name && segment.arguments.is_none()),
+        _ => false,
+    }
+}
+
+fn is_unit(ty: &Type) -> bool {
+    match ty {
+        Type::Group(group) => is_unit(&group.elem),
+        Type::Paren(paren) => is_unit(&paren.elem),
+        Type::Tuple(tuple) => tuple.elems.is_empty(),
+        _ => false,
+    }
+}
+
+/// `Result<(), E>`, or a one-argument alias such as `tcpserver::Result<()>` or
+/// `io::Result<()>`.
+fn is_unit_result(ty: &Type) -> bool {
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(segment) = path.path.segments.last() else {
+        return false;
+    };
+    let PathArguments::AngleBracketed(args) = &segment.arguments else {
+        return false;
+    };
+    segment.ident == "Result"
+        && (1..=2).contains(&args.args.len())
+        && matches!(args.args.first(), Some(GenericArgument::Type(ok)) if is_unit(ok))
+}
+
+fn to_text(tokens: &impl ToTokens) -> String {
+    // Token streams print with spaces around every punctuation; tidy the common cases.
+    tokens
+        .to_token_stream()
+        .to_string()
+        .replace(" :: ", "::")
+        .replace(" < ", "<")
+        .replace(" >", ">")
+        .replace("& ", "&")
+        .replace(" ,", ",")
+}
+
+/// The first paragraph of the doc comment, on one line, as `--help` shows it.
+fn about(attrs: &[Attribute]) -> Option<String> {
+    let lines = attrs.iter().filter_map(|attr| match &attr.meta {
+        Meta::NameValue(nv) if nv.path.is_ident("doc") => match &nv.value {
+            Expr::Lit(lit) => match &lit.lit {
+                Lit::Str(s) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    });
+    let mut summary = Vec::new();
+    // `"".lines()` is empty, but an empty `///` line ends a paragraph.
+    let lines = lines.flat_map(|doc| {
+        let mut lines: Vec<String> = doc.lines().map(str::to_owned).collect();
+        if lines.is_empty() {
+            lines.push(String::new());
+        }
+        lines
+    });
+    for line in lines {
+        let line = line.trim();
+        if line.is_empty() {
+            if summary.is_empty() {
+                continue;
+            }
+            break;
+        }
+        summary.push(line.to_owned());
+    }
+    (!summary.is_empty()).then(|| summary.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    fn check_fn(item: TokenStream) -> Result<Handler, Vec<String>> {
+        let f = crate::parse::handler_fn(item).unwrap();
+        check(&f).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
+    }
+
+    fn errors(item: TokenStream) -> Vec<String> {
+        check_fn(item).unwrap_err()
+    }
+
+    #[test]
+    fn accepted_signatures() {
+        let signatures = [
+            quote!(
+                async fn echo(stream: IoStream, addr: SocketAddr) {}
+            ),
+            quote!(
+                async fn echo(mut s: tcpserver::IoStream, _: std::net::SocketAddr) -> () {}
+            ),
+            quote!(
+                pub async fn echo(s: IoStream, a: SocketAddr) -> tcpserver::Result<()> {}
+            ),
+            quote!(
+                async fn echo(s: IoStream, a: SocketAddr) -> Result<(), std::io::Error> {}
+            ),
+            quote!(
+                async fn echo(s: IoStream, a: SocketAddr) -> std::result::Result<(), String> {}
+            ),
+            quote!(
+                async fn echo(s: IoStream, a: SocketAddr) -> io::Result<()> {}
+            ),
+        ];
+        for item in signatures {
+            let handler = check_fn(item.clone()).unwrap_or_else(|e| panic!("{item}: {e:?}"));
+            assert_eq!(handler.ident, "echo");
+        }
+    }
+
+    #[test]
+    fn not_async() {
+        let e = errors(quote!(
+            fn echo(s: IoStream, a: SocketAddr) {}
+        ));
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("the `async` keyword is missing"), "{e:?}");
+    }
+
+    #[test]
+    fn argument_count_and_types() {
+        assert!(
+            errors(quote!(
+                async fn h() {}
+            ))[0]
+                .contains("this one takes 0")
+        );
+        assert!(
+            errors(quote!(
+                async fn h(s: IoStream) {}
+            ))[0]
+                .contains("this one takes 1")
+        );
+        let e = errors(quote!(
+            async fn h(s: TcpStream, a: String) {}
+        ));
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[0].contains("not `TcpStream`; write `stream: IoStream`"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].contains("not `String`; write `addr: SocketAddr`"),
+            "{e:?}"
+        );
+        let e = errors(quote!(
+            async fn h(s: &mut IoStream, a: SocketAddr) {}
+        ));
+        assert!(e[0].contains("not `&mut IoStream`"), "{e:?}");
+        let e = errors(quote!(
+            async fn h(a: SocketAddr, s: IoStream) {}
+        ));
+        assert!(e[0].contains("swapped"), "{e:?}");
+    }
+
+    #[test]
+    fn methods_generics_and_main() {
+        assert!(
+            errors(quote!(
+                async fn h(&self, s: IoStream, a: SocketAddr) {}
+            ))[0]
+                .contains("cannot take `self`")
+        );
+        assert!(
+            errors(quote!(
+                async fn h<T>(s: IoStream, a: T) {}
+            ))
+            .iter()
+            .any(|e| e.contains("cannot be generic"))
+        );
+        assert!(
+            errors(quote!(
+                async fn h(s: IoStream, a: SocketAddr)
+                where
+                    u8: Copy,
+                {
+                }
+            ))[0]
+                .contains("cannot be generic")
+        );
+        assert!(
+            errors(quote!(
+                async fn main(s: IoStream, a: SocketAddr) {}
+            ))[0]
+                .contains("cannot be called `main`")
+        );
+        assert!(
+            errors(quote!(
+                async unsafe fn h(s: IoStream, a: SocketAddr) {}
+            ))[0]
+                .contains("remove `unsafe`")
+        );
+        assert!(is_method(
+            &crate::parse::handler_fn(quote!(
+                fn f(self) {}
+            ))
+            .unwrap()
+            .sig
+        ));
+    }
+
+    #[test]
+    fn return_types() {
+        for ty in [
+            quote!(u32),
+            quote!(Result<u32, E>),
+            quote!(Option<()>),
+            quote!(Result),
+            quote!(!),
+        ] {
+            let e = errors(quote!(async fn h(s: IoStream, a: SocketAddr) -> #ty {}));
+            assert!(
+                e[0].starts_with("a handler returns `()` or `Result<(), E>`"),
+                "{ty}: {e:?}"
+            );
+        }
+        let e = errors(quote!(
+            async fn h(s: IoStream, a: SocketAddr) -> Result<u32, E> {}
+        ));
+        assert!(e[0].contains("not `Result<u32, E>`"), "{e:?}");
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let e = errors(quote!(
+            fn main<T>(x: T) -> u8 {}
+        ));
+        assert_eq!(e.len(), 5, "{e:?}");
+    }
+
+    #[test]
+    fn about_is_the_first_paragraph_of_the_docs() {
+        let about = |item| check_fn(item).unwrap().about;
+        assert_eq!(
+            about(quote!(
+                async fn h(s: IoStream, a: SocketAddr) {}
+            )),
+            None
+        );
+        assert_eq!(
+            about(quote! {
+                ///
+                /// A line echo
+                /// server.
+                ///
+                /// Details that `--help` does not need.
+                #[inline]
+                async fn h(s: IoStream, a: SocketAddr) {}
+            }),
+            Some("A line echo server.".to_owned())
+        );
+        assert_eq!(
+            about(quote! {
+                #[doc = "First.\n\nSecond."]
+                async fn h(s: IoStream, a: SocketAddr) {}
+            }),
+            Some("First.".to_owned())
+        );
+    }
+}

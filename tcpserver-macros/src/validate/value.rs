@@ -1,0 +1,496 @@
+//! Typed values read from the attribute's expressions. Each remembers the tokens it was
+//! written with, so that any later check (a range, a conflict with another key) reports
+//! its error on the value itself. Every error says what to write instead, using the key's
+//! example.
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::{Expr, Lit, UnOp};
+
+use super::units;
+use crate::keys::Key;
+
+/// A value and the tokens it was written with.
+#[derive(Debug, Clone)]
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    tokens: TokenStream,
+}
+
+impl<T> Spanned<T> {
+    pub(crate) fn new(value: T, written_as: &impl ToTokens) -> Self {
+        Spanned {
+            value,
+            tokens: written_as.to_token_stream(),
+        }
+    }
+
+    /// An error pointing at the whole value (both tokens of `-1`, say).
+    pub(crate) fn error(&self, message: impl Display) -> syn::Error {
+        syn::Error::new_spanned(&self.tokens, message)
+    }
+
+    /// Where the value starts, to give generated tokens the value's location.
+    pub(crate) fn span(&self) -> Span {
+        self.tokens
+            .clone()
+            .into_iter()
+            .next()
+            .map_or_else(Span::call_site, |t| t.span())
+    }
+}
+
+/// The shape of a value expression, with invisible groups (from `macro_rules!`
+/// fragments) looked through.
+enum Shape<'a> {
+    Lit(&'a Lit),
+    /// `-literal`
+    Negative(&'a Lit),
+    /// A bare word or path, such as `current_thread`: usually a string without quotes.
+    Word(String),
+    Other,
+}
+
+fn shape(expr: &Expr) -> Shape<'_> {
+    match expr {
+        Expr::Group(group) => shape(&group.expr),
+        Expr::Lit(lit) => Shape::Lit(&lit.lit),
+        Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => match shape(&unary.expr) {
+            Shape::Lit(lit) => Shape::Negative(lit),
+            _ => Shape::Other,
+        },
+        Expr::Path(path) if path.qself.is_none() => {
+            Shape::Word(path.path.to_token_stream().to_string().replace(' ', ""))
+        }
+        _ => Shape::Other,
+    }
+}
+
+fn error(expr: &Expr, message: impl Display) -> syn::Error {
+    syn::Error::new_spanned(expr, message)
+}
+
+/// A non-negative integer no larger than `max`; `what` describes the range in messages
+/// ("a port number from 0 to 65535").
+pub(crate) fn integer(key: Key, expr: &Expr, max: u64, what: &str) -> syn::Result<Spanned<u64>> {
+    let name = key.name;
+    let value = match shape(expr) {
+        Shape::Lit(Lit::Int(int)) => int.base10_parse::<u64>().ok(),
+        Shape::Negative(Lit::Int(_) | Lit::Float(_)) => {
+            return Err(error(
+                expr,
+                format!(
+                    "`{name}` cannot be negative: expected {what}; write `{}`",
+                    key.example
+                ),
+            ));
+        }
+        Shape::Lit(Lit::Str(s)) if s.value().trim().parse::<u64>().is_ok() => {
+            let n = s.value().trim().to_owned();
+            return Err(error(
+                expr,
+                format!(
+                    "`{name}` expects an integer, not a string: remove the quotes, `{name} = {n}`"
+                ),
+            ));
+        }
+        Shape::Lit(Lit::Float(_)) => {
+            return Err(error(
+                expr,
+                format!(
+                    "`{name}` expects a whole number: expected {what}; write `{}`",
+                    key.example
+                ),
+            ));
+        }
+        _ => {
+            return Err(error(
+                expr,
+                format!(
+                    "`{name}` expects an integer: {what}; write `{}`",
+                    key.example
+                ),
+            ));
+        }
+    };
+    match value {
+        Some(n) if n <= max => Ok(Spanned::new(n, expr)),
+        _ => Err(error(
+            expr,
+            format!(
+                "`{name} = {}` is out of range: expected {what}",
+                expr.to_token_stream()
+            ),
+        )),
+    }
+}
+
+/// A string literal.
+pub(crate) fn string(key: Key, expr: &Expr) -> syn::Result<Spanned<String>> {
+    match shape(expr) {
+        Shape::Lit(Lit::Str(s)) => Ok(Spanned::new(s.value(), expr)),
+        Shape::Word(word) => Err(error(
+            expr,
+            format!(
+                "`{}` expects a string: put it in double quotes, `{} = \"{word}\"`",
+                key.name, key.name
+            ),
+        )),
+        _ => Err(error(
+            expr,
+            format!(
+                "`{}` expects a string in double quotes; write `{}`",
+                key.name, key.example
+            ),
+        )),
+    }
+}
+
+/// A non-empty string naming a file.
+pub(crate) fn file(key: Key, expr: &Expr) -> syn::Result<Spanned<String>> {
+    let path = string(key, expr)?;
+    if path.value.trim().is_empty() {
+        return Err(path.error(format!(
+            "`{}` expects a file path, not an empty string; write `{}`",
+            key.name, key.example
+        )));
+    }
+    Ok(path)
+}
+
+/// `true` or `false`.
+pub(crate) fn boolean(key: Key, expr: &Expr) -> syn::Result<Spanned<bool>> {
+    let name = key.name;
+    match shape(expr) {
+        Shape::Lit(Lit::Bool(b)) => Ok(Spanned::new(b.value, expr)),
+        Shape::Lit(Lit::Str(s)) if matches!(s.value().as_str(), "true" | "false") => Err(error(
+            expr,
+            format!(
+                "`{name}` expects a bool, not a string: remove the quotes, `{name} = {}`",
+                s.value()
+            ),
+        )),
+        _ => Err(error(
+            expr,
+            format!(
+                "`{name}` expects `true` or `false`; write `{}`",
+                key.example
+            ),
+        )),
+    }
+}
+
+/// One of `choices`, written as a string; each choice lists its accepted spellings.
+pub(crate) fn choice<T: Copy>(
+    key: Key,
+    expr: &Expr,
+    choices: &[(&[&str], T)],
+) -> syn::Result<Spanned<T>> {
+    let name = key.name;
+    let listed = choices
+        .iter()
+        .map(|(spellings, _)| format!("\"{}\"", spellings[0]))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let lookup = |s: &str| {
+        choices
+            .iter()
+            .find(|(spellings, _)| spellings.contains(&s))
+            .map(|&(_, value)| value)
+    };
+    match shape(expr) {
+        Shape::Lit(Lit::Str(s)) => match lookup(&s.value()) {
+            Some(value) => Ok(Spanned::new(value, expr)),
+            None => Err(error(
+                expr,
+                format!(
+                    "unknown {name} \"{}\"; expected one of: {listed}",
+                    s.value()
+                ),
+            )),
+        },
+        Shape::Word(word) if lookup(&word).is_some() => Err(error(
+            expr,
+            format!("`{name}` expects a string: put it in double quotes, `{name} = \"{word}\"`"),
+        )),
+        _ => Err(error(
+            expr,
+            format!("`{name}` expects one of: {listed}; write `{}`", key.example),
+        )),
+    }
+}
+
+/// A byte count: an integer, or a string with a unit (`"64KiB"`), at least 1.
+pub(crate) fn size(key: Key, expr: &Expr) -> syn::Result<Spanned<u64>> {
+    let name = key.name;
+    let bytes = match shape(expr) {
+        Shape::Lit(Lit::Int(int)) => int
+            .base10_parse::<u64>()
+            .map_err(|_| error(expr, format!("`{name}` is too large a byte count")))?,
+        Shape::Lit(Lit::Str(s)) => {
+            units::parse_size(&s.value()).map_err(|e| error(expr, format!("`{name}`: {e}")))?
+        }
+        Shape::Negative(_) => {
+            return Err(error(
+                expr,
+                format!(
+                    "`{name}` cannot be negative; write a byte count, like `{}`",
+                    key.example
+                ),
+            ));
+        }
+        _ => {
+            return Err(error(
+                expr,
+                format!(
+                    "`{name}` expects a byte count: an integer, or a string with a unit; write `{}`",
+                    key.example
+                ),
+            ));
+        }
+    };
+    if bytes == 0 {
+        return Err(error(
+            expr,
+            format!("`{name}` must be at least 1 byte; leave the key out for the default"),
+        ));
+    }
+    Ok(Spanned::new(bytes, expr))
+}
+
+/// A duration: seconds as an integer or float, or a string with a unit (`"500ms"`).
+pub(crate) fn duration(key: Key, expr: &Expr) -> syn::Result<Spanned<Duration>> {
+    let name = key.name;
+    let help = format!(
+        "write seconds (`{name} = 30`, `{name} = 1.5`) or a string with a unit, like `{}`",
+        key.example
+    );
+    let parsed = match shape(expr) {
+        Shape::Lit(Lit::Int(int)) => units::parse_seconds(int.base10_digits()),
+        Shape::Lit(Lit::Float(float)) => units::parse_seconds(float.base10_digits()),
+        Shape::Lit(Lit::Str(s)) => Some(
+            units::parse_duration(&s.value()).map_err(|e| error(expr, format!("`{name}`: {e}")))?,
+        ),
+        Shape::Negative(_) => {
+            return Err(error(expr, format!("`{name}` cannot be negative; {help}")));
+        }
+        _ => None,
+    };
+    parsed
+        .map(|d| Spanned::new(d, expr))
+        .ok_or_else(|| error(expr, format!("`{name}` expects a duration; {help}")))
+}
+
+/// A path written as a string, such as `crate = "tcpserver"`.
+pub(crate) fn path(key: Key, expr: &Expr) -> syn::Result<syn::Path> {
+    let name = key.name;
+    match shape(expr) {
+        Shape::Lit(Lit::Str(s)) => s.parse::<syn::Path>().map_err(|_| {
+            error(
+                expr,
+                format!(
+                    "`{name}` expects a path, like `{}`; \"{}\" is not a path",
+                    key.example,
+                    s.value()
+                ),
+            )
+        }),
+        Shape::Word(word) => Err(error(
+            expr,
+            format!(
+                "`{name}` expects the path as a string: put it in double quotes, `{name} = \"{word}\"`"
+            ),
+        )),
+        _ => Err(error(
+            expr,
+            format!(
+                "`{name}` expects a path as a string; write `{}`",
+                key.example
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{CRATE, FAMILY, PORT, REUSE_PORT, SHUTDOWN_TIMEOUT};
+    use syn::parse_quote;
+
+    fn port(expr: Expr) -> Result<u64, String> {
+        integer(PORT, &expr, 65535, "a port number from 0 to 65535")
+            .map(|v| v.value)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(port(parse_quote!(8080)), Ok(8080));
+        assert_eq!(port(parse_quote!(8_080)), Ok(8080));
+        assert_eq!(port(parse_quote!(65535)), Ok(65535));
+        assert!(
+            port(parse_quote!(65536))
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            port(parse_quote!(99999999999999999999999))
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            port(parse_quote!(-1))
+                .unwrap_err()
+                .contains("cannot be negative")
+        );
+        assert!(
+            port(parse_quote!("80"))
+                .unwrap_err()
+                .contains("remove the quotes, `port = 80`")
+        );
+        assert!(
+            port(parse_quote!(80.0))
+                .unwrap_err()
+                .contains("whole number")
+        );
+        assert!(
+            port(parse_quote!(http))
+                .unwrap_err()
+                .contains("write `port = 8888`")
+        );
+    }
+
+    #[test]
+    fn strings_and_words() {
+        let key = crate::keys::ADDRESS;
+        assert_eq!(string(key, &parse_quote!("::1")).unwrap().value, "::1");
+        let err = string(key, &parse_quote!(localhost))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(r#"`address = "localhost"`"#), "{err}");
+        assert!(file(crate::keys::TLS, &parse_quote!("")).is_err());
+    }
+
+    #[test]
+    fn bools() {
+        assert!(boolean(REUSE_PORT, &parse_quote!(true)).unwrap().value);
+        let err = boolean(REUSE_PORT, &parse_quote!("true"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("remove the quotes, `reuse_port = true`"),
+            "{err}"
+        );
+        let err = boolean(REUSE_PORT, &parse_quote!(1))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`true` or `false`"), "{err}");
+    }
+
+    #[test]
+    fn choices() {
+        let choices: &[(&[&str], u8)] = &[(&["ipv4"], 4), (&["ipv6"], 6)];
+        assert_eq!(
+            choice(FAMILY, &parse_quote!("ipv6"), choices)
+                .unwrap()
+                .value,
+            6
+        );
+        let err = choice(FAMILY, &parse_quote!("inet"), choices)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            r#"unknown family "inet"; expected one of: "ipv4", "ipv6""#
+        );
+        let err = choice(FAMILY, &parse_quote!(ipv4), choices)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(r#"`family = "ipv4"`"#), "{err}");
+    }
+
+    #[test]
+    fn sizes() {
+        let key = crate::keys::MAX_BUFFER_SIZE;
+        assert_eq!(size(key, &parse_quote!(4096)).unwrap().value, 4096);
+        assert_eq!(size(key, &parse_quote!("1MiB")).unwrap().value, 1 << 20);
+        assert!(
+            size(key, &parse_quote!(0))
+                .unwrap_err()
+                .to_string()
+                .contains("at least 1")
+        );
+        assert!(
+            size(key, &parse_quote!(-1))
+                .unwrap_err()
+                .to_string()
+                .contains("negative")
+        );
+        assert!(
+            size(key, &parse_quote!("1 parsec"))
+                .unwrap_err()
+                .to_string()
+                .contains("unknown unit")
+        );
+        assert!(
+            size(key, &parse_quote!(1.5))
+                .unwrap_err()
+                .to_string()
+                .contains("byte count")
+        );
+    }
+
+    #[test]
+    fn durations() {
+        let d = |e: Expr| {
+            duration(SHUTDOWN_TIMEOUT, &e)
+                .map(|v| v.value)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(d(parse_quote!(30)), Ok(Duration::from_secs(30)));
+        assert_eq!(d(parse_quote!(1.5)), Ok(Duration::from_millis(1500)));
+        assert_eq!(d(parse_quote!("500ms")), Ok(Duration::from_millis(500)));
+        assert!(
+            d(parse_quote!(-1))
+                .unwrap_err()
+                .contains("cannot be negative")
+        );
+        assert!(
+            d(parse_quote!(1e3))
+                .unwrap_err()
+                .contains("expects a duration")
+        );
+        assert!(
+            d(parse_quote!("soon"))
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert!(
+            d(parse_quote!(true))
+                .unwrap_err()
+                .contains("expects a duration")
+        );
+    }
+
+    #[test]
+    fn paths() {
+        let p = path(CRATE, &parse_quote!("my::tcpserver")).unwrap();
+        assert_eq!(p.to_token_stream().to_string(), "my :: tcpserver");
+        let err = crate::expect_err(path(CRATE, &parse_quote!("456"))).to_string();
+        assert!(err.contains(r#""456" is not a path"#), "{err}");
+        let err = crate::expect_err(path(CRATE, &parse_quote!(tcpserver))).to_string();
+        assert!(err.contains(r#"`crate = "tcpserver"`"#), "{err}");
+        assert!(path(CRATE, &parse_quote!(456)).is_err());
+    }
+
+    #[test]
+    fn values_remember_where_they_were_written() {
+        let expr: Expr = parse_quote!(-1);
+        let v = Spanned::new(1, &expr);
+        assert_eq!(v.tokens.to_string(), "- 1");
+        assert_eq!(v.error("bad").to_string(), "bad");
+    }
+}
