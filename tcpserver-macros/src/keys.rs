@@ -90,14 +90,13 @@ pub(crate) fn unknown(keys: &[Key], name: &str, context: &str) -> String {
         .map(|k| format!("`{}`", k.name))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut message = format!("unknown key `{name}`{context}; expected one of: {list}");
-    if let Some(key) = suggestion(keys, name) {
-        message.push_str(&format!(
-            "\nhelp: did you mean `{}`? write `{}`",
+    match suggestion(keys, name) {
+        Some(key) => format!(
+            "unknown key `{name}`{context}; did you mean `{}`? Write `{}`. The keys are: {list}",
             key.name, key.example
-        ));
+        ),
+        None => format!("unknown key `{name}`{context}; expected one of: {list}"),
     }
-    message
 }
 
 fn suggestion(keys: &[Key], name: &str) -> Option<Key> {

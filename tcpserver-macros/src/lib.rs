@@ -204,10 +204,10 @@ use proc_macro::TokenStream;
 ///
 /// ```text
 /// error: `worker_threads` needs the multi-thread runtime, but `runtime` is "current_thread"; remove `worker_threads` or write `runtime = "multi_thread"`
-///  --> src/main.rs:4:63
+///  --> src/main.rs:5:72
 ///   |
-/// 4 | #[tcp_server(port = 8888, runtime = "current_thread", worker_threads = 4)]
-///   |                                                                    ^
+/// 5 | #[tcp_server(port = 8888, runtime = "current_thread", worker_threads = 4)]
+///   |                                                                        ^
 /// ```
 #[proc_macro_attribute]
 pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -461,22 +461,16 @@ mod tests {
     #[test]
     fn unknown_keys_and_duplicates() {
         let e = error(quote!(port = 1, prot = 2));
-        assert!(
-            e.starts_with("unknown key `prot`; expected one of: `port`, `address`"),
-            "{e}"
-        );
-        assert!(e.contains("did you mean `port`?"), "{e}");
+        let expected = "unknown key `prot`; did you mean `port`? Write `port = 8888`. \
+                        The keys are: `port`, `address`";
+        assert!(e.starts_with(expected), "{e}");
         assert_eq!(
             error(quote!(port = 1, port = 2)),
             "`port` is given twice; keep only one `port`"
         );
         // Every mistake at once.
         let e = error(quote!(port = 1, port = 2, colour = "red", processes = "x"));
-        assert_eq!(
-            e.lines().filter(|l| !l.starts_with("help")).count(),
-            3,
-            "{e}"
-        );
+        assert_eq!(e.lines().count(), 3, "{e}");
     }
 
     #[test]

@@ -1,0 +1,6 @@
+use std::net::SocketAddr;
+
+use tcpserver::{IoStream, tcp_server};
+
+#[tcp_server(port = 8888, crate = "456")]
+async fn echo(_stream: IoStream, _addr: SocketAddr) {}

@@ -1,0 +1,6 @@
+use std::net::SocketAddr;
+
+use tcpserver::{IoStream, tcp_server};
+
+#[tcp_server(port = 8888, colour = "blue")]
+async fn echo(_stream: IoStream, _addr: SocketAddr) {}

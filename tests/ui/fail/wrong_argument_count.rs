@@ -1,0 +1,4 @@
+use tcpserver::{IoStream, tcp_server};
+
+#[tcp_server(port = 8888)]
+async fn echo(_stream: IoStream) {}
