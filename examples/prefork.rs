@@ -10,11 +10,12 @@
 //! kill -TERM <supervisor>  # graceful: in-flight exchanges finish, exit 0
 //! ```
 use std::net::SocketAddr;
-use std::process::ExitCode;
 
-use tcpserver::{IoStream, Launcher, process};
+use tcpserver::{IoStream, process, tcp_server};
 
-async fn greet_and_echo(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
+/// A pre-forked echo server that greets each client with its worker's task id and pid.
+#[tcp_server(port = 8888, processes = 0)]
+async fn prefork(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
     let id = process::task_id().map_or_else(|| "-".to_owned(), |id| id.to_string());
     let greeting = format!("task {id} pid {}\n", std::process::id());
     stream.write(greeting.as_bytes()).await?;
@@ -22,12 +23,4 @@ async fn greet_and_echo(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::R
         let line = stream.read_until(b"\n", Some(64 * 1024)).await?;
         stream.write(&line).await?;
     }
-}
-
-fn main() -> ExitCode {
-    Launcher::new(8888)
-        .name("prefork")
-        .about("A pre-forked echo server that greets with its worker's task id and pid")
-        .processes(0)
-        .run(greet_and_echo)
 }
