@@ -39,6 +39,9 @@
 //! connections get the new certificates, open ones keep theirs. If a file is broken, the
 //! error is returned (and logged by the server) and the old certificates stay in use.
 //!
+//! [`IoStream::wait_for_handshake`]: crate::IoStream::wait_for_handshake
+//! [`IoStream::close`]: crate::IoStream::close
+//!
 //! # Examples
 //!
 //! A TLS echo server, and a rustls client trusting the test CA:
