@@ -219,7 +219,8 @@ async fn sighup_reloads_the_certificate() {
     stop(&mut server);
 }
 
-/// With several processes, the supervisor passes SIGHUP on and every worker reloads.
+/// With several processes, the supervisor passes SIGHUP on and every worker reloads; a
+/// worker restarted after that serves the reloaded certificate too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_every_worker() {
     let dir = TempDir::new("tls-sighup-workers");
@@ -232,12 +233,7 @@ async fn sighup_reloads_every_worker() {
     assert_eq!(fact(&facts, "serial"), Some("1001"), "{facts:?}");
 
     dir.write("server.pem", &read(&cert("server2.pem")));
-    // Both workers must be running (and have installed their SIGHUP handler) first.
-    assert!(tcpserver_tests::wait_until(WAIT, || server
-        .children()
-        .len()
-        == 2));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let workers = workers_catching_sighup(&server, 2);
     server.signal(Signal::SIGHUP);
     assert!(
         tcpserver_tests::wait_until(WAIT, || {
@@ -250,7 +246,42 @@ async fn sighup_reloads_every_worker() {
         let facts = python(port, &["--ca", &ca, "--send", "y"]).await;
         assert_eq!(fact(&facts, "serial"), Some("1002"), "{facts:?}");
     }
+
+    // Workers that die are restarted from the supervisor, which read the files before the
+    // reload: the new workers read them again.
+    for &pid in &workers {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL);
+    }
+    assert!(tcpserver_tests::wait_until(WAIT, || {
+        let now = server.children();
+        !workers.iter().any(|pid| now.contains(pid))
+    }));
+    workers_catching_sighup(&server, 2);
+    for _ in 0..6 {
+        let facts = python(port, &["--ca", &ca, "--send", "z"]).await;
+        assert_eq!(fact(&facts, "serial"), Some("1002"), "{facts:?}");
+    }
     stop(&mut server);
+}
+
+/// Waits until `n` workers run and each has installed its SIGHUP handler (`SigCgt` in
+/// `/proc/<pid>/status`), so that a SIGHUP passed on reaches a handler; returns their pids.
+fn workers_catching_sighup(server: &ServerProcess, n: usize) -> Vec<u32> {
+    let catches_sighup = |pid: u32| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (nix::libc::SIGHUP - 1)) != 0)
+    };
+    let mut workers = Vec::new();
+    let ready = tcpserver_tests::wait_until(WAIT, || {
+        workers = server.children();
+        workers.len() == n && workers.iter().all(|&pid| catches_sighup(pid))
+    });
+    assert!(ready, "{n} workers catching SIGHUP: {}", server.stderr());
+    workers
 }
 
 /// Each failed handshake is logged once, at debug or info level, without a trace; the

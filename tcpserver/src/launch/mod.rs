@@ -584,6 +584,13 @@ impl Launcher {
         };
         if let Some(id) = task_id {
             tracing::debug!("worker {id} (pid {}) serving", std::process::id());
+            // A worker forked after a SIGHUP reload (a restart) would otherwise serve the
+            // certificates the supervisor read at start-up; read the files again.
+            if let Some(Err(e)) = tls.as_ref().map(TlsConfig::reload) {
+                tracing::warn!(
+                    "worker {id}: cannot read the TLS certificate files; serving those read at start-up: {e}"
+                );
+            }
         }
         let runtime = self.build_runtime(forked)?;
         let server = make(self.server_builder(tls));
