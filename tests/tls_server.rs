@@ -543,3 +543,30 @@ async fn wait_until(condition: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A graceful shutdown ends handshakes in progress at once (such a client has nothing in
+/// flight) instead of waiting for their deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_handshakes_in_progress() {
+    let (server, addr, mut reports) = start(tls(server_pem())).await;
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    stalled.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
+    wait_until(|| server.connection_count() == 2).await;
+
+    let started = Instant::now();
+    assert!(
+        server.shutdown(STEP).await,
+        "handshakes were aborted, not finished"
+    );
+    assert!(
+        started.elapsed() < tcpserver::tls::DEFAULT_HANDSHAKE_TIMEOUT / 2,
+        "shutdown waited {:?}",
+        started.elapsed()
+    );
+    for socket in [&mut silent, &mut stalled] {
+        let read = tokio::time::timeout(STEP, socket.read(&mut [0; 16])).await;
+        assert!(matches!(read, Ok(Ok(0) | Err(_))), "{read:?}");
+    }
+    assert!(reports.try_recv().is_err());
+}

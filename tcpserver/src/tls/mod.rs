@@ -29,6 +29,9 @@
 //!   trace: at debug level when the client went away or was too slow, at info level when
 //!   it spoke badly (plain text, a certificate we reject, no shared protocol version).
 //!   Tornado logs these at warning, with a traceback for some.
+//! - A graceful [`shutdown`](crate::TcpServer::shutdown) ends handshakes in progress at
+//!   once: those clients have nothing in flight, and waiting for their deadline would only
+//!   delay the shutdown.
 //! - [`IoStream::close`] sends a TLS `close_notify` first, best-effort; dropping a stream
 //!   does not (so a stream dropped half-way is not mistaken for a complete one).
 //!
