@@ -18,7 +18,7 @@
 //! [`tcp_server`](macro@tcp_server) documents every key of the attribute.
 //!
 //! Modules follow Tornado's, so a Tornado user finds things where they expect them:
-//! [`netutil`], [`process`], [`iostream`], [`tcpserver`](mod@tcpserver). [`launch`] holds
+//! [`netutil`], [`process`], [`iostream`], [`tcpserver`](mod@tcpserver), [`tls`]. [`launch`] holds
 //! what the attribute expands to: the whole `main` of a server binary, as a builder.
 #![deny(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -31,6 +31,7 @@ pub mod launch;
 pub mod netutil;
 pub mod process;
 pub mod tcpserver;
+pub mod tls;
 
 pub use error::{Error, ErrorKind, Result};
 pub use iostream::IoStream;

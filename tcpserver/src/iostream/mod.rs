@@ -36,6 +36,7 @@ use tokio::net::{TcpStream, ToSocketAddrs, UnixStream};
 
 use crate::error::{Error, ErrorKind, Result, SharedIoError, is_reset_class};
 use crate::tcpserver::ShutdownSignal;
+use crate::tls::TlsInfo;
 use buffer::ReadBuffer;
 pub(crate) use transport::Transport;
 
@@ -215,6 +216,9 @@ pub struct IoStream {
     read_eof: bool,
     peer: Option<SocketAddr>,
     shutdown: ShutdownSignal,
+    /// What the TLS handshake negotiated; `None` for a plain stream. Boxed so that plain
+    /// streams stay small.
+    tls: Option<Box<TlsInfo>>,
 }
 
 impl fmt::Debug for IoStream {
@@ -225,6 +229,7 @@ impl fmt::Debug for IoStream {
             .field("closed", &self.closed)
             .field("read_eof", &self.read_eof)
             .field("peer", &self.peer)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -288,7 +293,46 @@ impl IoStream {
             read_eof: false,
             peer,
             shutdown: ShutdownSignal::default(),
+            tls: None,
         }
+    }
+
+    /// Records what the (completed) handshake of a TLS transport negotiated.
+    pub(crate) fn with_tls_info(mut self, info: TlsInfo) -> Self {
+        self.tls = Some(Box::new(info));
+        self
+    }
+
+    /// What the TLS handshake negotiated (Tornado's `SSLIOStream.wait_for_handshake`):
+    /// `Ok(Some(info))` on a TLS stream, `Ok(None)` on a plain one.
+    ///
+    /// It returns at once: a [`TcpServer`](crate::TcpServer) completes the handshake before
+    /// it calls the handler, so a handler never sees a stream whose handshake is still
+    /// going or has failed (see [`tls`](crate::tls)). The information stays available
+    /// after the stream is closed. The `Result` is for streams whose handshake could still
+    /// fail; none of those reaches a handler.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::net::SocketAddr;
+    /// use tcpserver::IoStream;
+    ///
+    /// async fn whoami(mut stream: IoStream, addr: SocketAddr) -> tcpserver::Result<()> {
+    ///     let reply = match stream.wait_for_handshake()? {
+    ///         Some(tls) => format!(
+    ///             "{addr} over {:?}, ALPN {:?}, {} client certificate(s)\n",
+    ///             tls.protocol_version(),
+    ///             tls.alpn_protocol().map(String::from_utf8_lossy),
+    ///             tls.peer_certificates().len(),
+    ///         ),
+    ///         None => format!("{addr} in plain text\n"),
+    ///     };
+    ///     stream.write(reply.as_bytes()).await
+    /// }
+    /// ```
+    pub fn wait_for_handshake(&self) -> Result<Option<&TlsInfo>> {
+        Ok(self.tls.as_deref())
     }
 
     /// Reads up to and including the first occurrence of `delimiter`.
@@ -524,6 +568,11 @@ impl IoStream {
     /// Closes the stream now: the socket is released, pending reads and writes are over.
     /// Bytes already buffered remain readable. Closing twice is harmless.
     ///
+    /// On a TLS stream, a `close_notify` alert (and any TLS data still pending) is sent
+    /// first, best-effort: whatever the socket does not accept at once is dropped, so
+    /// `close` never waits. For a close that waits until the peer has everything, use
+    /// `AsyncWriteExt::shutdown` first.
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -534,6 +583,7 @@ impl IoStream {
     /// # }
     /// ```
     pub fn close(&mut self) {
+        self.transport.send_close_notify();
         if self.closed.is_none() {
             self.closed = Some(CloseReason::Local);
         }

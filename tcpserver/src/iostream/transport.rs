@@ -8,12 +8,18 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
+use tokio_rustls::server::TlsStream;
 
 /// The connection an `IoStream` reads from and writes to.
 #[derive(Debug)]
 pub(crate) enum Transport {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// TLS over TCP, handshake complete. Boxed: a rustls connection is large, and plain
+    /// streams should not pay for its size.
+    Tls(Box<TlsStream<TcpStream>>),
+    /// TLS over a Unix-domain socket, handshake complete.
+    TlsUnix(Box<TlsStream<UnixStream>>),
     /// Closed locally: the socket has been dropped.
     Closed,
 }
@@ -23,6 +29,8 @@ macro_rules! dispatch {
         match $self {
             Transport::Tcp($io) => $call,
             Transport::Unix($io) => $call,
+            Transport::Tls($io) => $call,
+            Transport::TlsUnix($io) => $call,
             Transport::Closed => $closed,
         }
     };
@@ -33,17 +41,67 @@ fn not_connected() -> io::Error {
 }
 
 impl Transport {
+    /// The TCP socket, under TLS or not.
     pub(crate) fn tcp(&self) -> Option<&TcpStream> {
         match self {
             Transport::Tcp(s) => Some(s),
+            Transport::Tls(s) => Some(s.get_ref().0),
             _ => None,
         }
     }
 
+    /// The Unix-domain socket, under TLS or not.
     pub(crate) fn unix(&self) -> Option<&UnixStream> {
         match self {
             Transport::Unix(s) => Some(s),
+            Transport::TlsUnix(s) => Some(s.get_ref().0),
             _ => None,
+        }
+    }
+
+    /// Queues a TLS `close_notify` alert and writes whatever TLS data is pending without
+    /// waiting: what the socket does not take at once is dropped. Nothing for plain
+    /// streams.
+    pub(crate) fn send_close_notify(&mut self) {
+        match self {
+            Transport::Tls(s) => {
+                let (tcp, conn) = s.get_mut();
+                conn.send_close_notify();
+                write_pending(conn, |buf| tcp.try_write(buf));
+            }
+            Transport::TlsUnix(s) => {
+                let (unix, conn) = s.get_mut();
+                conn.send_close_notify();
+                write_pending(conn, |buf| unix.try_write(buf));
+            }
+            Transport::Tcp(_) | Transport::Unix(_) | Transport::Closed => {}
+        }
+    }
+}
+
+/// Hands rustls's pending records to `try_write` until it would block or fails.
+fn write_pending(
+    conn: &mut rustls::ServerConnection,
+    try_write: impl FnMut(&[u8]) -> io::Result<usize>,
+) {
+    /// `io::Write` over a non-blocking `try_write`.
+    struct TryWrite<F>(F);
+
+    impl<F: FnMut(&[u8]) -> io::Result<usize>> io::Write for TryWrite<F> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            (self.0)(buf)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let mut out = TryWrite(try_write);
+    while conn.wants_write() {
+        match conn.write_tls(&mut out) {
+            Ok(n) if n > 0 => {}
+            _ => break,
         }
     }
 }

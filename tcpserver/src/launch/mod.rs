@@ -6,7 +6,8 @@
 //! `listening on ADDR` line for each; fork the workers when `processes != 1`; build one
 //! tokio runtime per process, after the fork; serve; and on SIGTERM or SIGINT stop
 //! accepting, let connections finish for up to `shutdown_timeout`, and exit 0. A second
-//! signal exits at once.
+//! signal exits at once. SIGHUP reloads the TLS certificate files (new connections get the
+//! new certificates; a broken file is logged and the old certificates stay).
 //!
 //! A start-up failure prints one line naming the cause and exits with status 1; a bad
 //! flag exits with status 2.
@@ -26,8 +27,9 @@ use std::time::Duration;
 use crate::iostream::{DEFAULT_MAX_BUFFER_SIZE, DEFAULT_READ_CHUNK_SIZE};
 use crate::netutil::{self, Family};
 use crate::tcpserver::{Builder as ServerBuilder, StreamHandler, TcpServer};
+use crate::tls::{ClientAuth, TlsConfig};
 pub(crate) use cli::format_duration;
-use signals::StopSignals;
+use signals::{ReloadSignal, StopSignals};
 
 /// Default of [`Launcher::shutdown_timeout`]: 30 seconds.
 ///
@@ -92,6 +94,21 @@ pub(crate) struct TlsFiles {
 impl TlsFiles {
     pub(crate) fn is_configured(&self) -> bool {
         self.pem.is_some() || self.cert.is_some() || self.key.is_some()
+    }
+
+    /// Reads and checks the files (`None` without TLS). Run before forking, so that a bad
+    /// certificate is one start-up error, not one per worker.
+    fn load(&self) -> Result<Option<TlsConfig>, StartupError> {
+        let builder = match (&self.pem, &self.cert, &self.key) {
+            (Some(pem), _, _) => TlsConfig::builder().pem(pem),
+            (None, Some(cert), Some(key)) => TlsConfig::builder().cert_key(cert, key),
+            _ => return Ok(None),
+        };
+        let builder = match &self.client_ca {
+            Some(ca) => builder.client_ca(ca, ClientAuth::Required),
+            None => builder,
+        };
+        Ok(Some(builder.build()?))
     }
 }
 
@@ -513,11 +530,15 @@ impl Launcher {
         Ok(())
     }
 
-    fn server_builder(&self) -> ServerBuilder {
-        TcpServer::builder()
+    fn server_builder(&self, tls: Option<TlsConfig>) -> ServerBuilder {
+        let builder = TcpServer::builder()
             .max_buffer_size(self.max_buffer_size)
             .read_chunk_size(self.read_chunk_size)
-            .max_connections(self.max_connections)
+            .max_connections(self.max_connections);
+        match tls {
+            Some(tls) => builder.tls(tls),
+            None => builder,
+        }
     }
 
     fn launch(
@@ -525,9 +546,9 @@ impl Launcher {
         make: impl FnOnce(ServerBuilder) -> TcpServer,
     ) -> Result<ExitCode, StartupError> {
         self.validate()?;
-        if self.tls.is_configured() {
-            return Err(StartupError::new("TLS is not available in this build yet"));
-        }
+        // Read and checked before forking: a bad certificate is one start-up error, and
+        // every worker starts from the same files.
+        let tls = self.tls.load()?;
         let forked = self.processes != 1;
         // With reuse-port workers each bind their own listening socket; the supervisor
         // only holds the port. Otherwise every worker shares the supervisor's sockets.
@@ -563,9 +584,16 @@ impl Launcher {
         };
         if let Some(id) = task_id {
             tracing::debug!("worker {id} (pid {}) serving", std::process::id());
+            // A worker forked after a SIGHUP reload (a restart) would otherwise serve the
+            // certificates the supervisor read at start-up; read the files again.
+            if let Some(Err(e)) = tls.as_ref().map(TlsConfig::reload) {
+                tracing::warn!(
+                    "worker {id}: cannot read the TLS certificate files; serving those read at start-up: {e}"
+                );
+            }
         }
         let runtime = self.build_runtime(forked)?;
-        let server = make(self.server_builder());
+        let server = make(self.server_builder(tls));
         runtime.block_on(self.serve(server, sockets))
     }
 
@@ -610,8 +638,14 @@ impl Launcher {
     ) -> Result<ExitCode, StartupError> {
         // Installed before accepting, so that a SIGTERM right after start-up is graceful.
         let mut signals = StopSignals::install()?;
+        let mut reload = ReloadSignal::install()?;
         server.add_sockets(sockets)?;
-        let signal = signals.recv().await;
+        let signal = loop {
+            tokio::select! {
+                signal = signals.recv() => break signal,
+                () = reload.recv() => reload_tls(&server).await,
+            }
+        };
         tracing::info!(
             "received {}; shutting down (in-flight connections: {}, timeout {})",
             signal.name(),
@@ -642,6 +676,18 @@ impl Launcher {
     }
 }
 
+/// SIGHUP: reads the certificate files again; `reload_tls` logs the outcome.
+async fn reload_tls(server: &TcpServer) {
+    if server.tls_config().is_none() {
+        tracing::info!("received SIGHUP; no TLS certificates to reload");
+        return;
+    }
+    tracing::info!("received SIGHUP; reloading TLS certificates");
+    let server = server.clone();
+    // Reading files and parsing keys blocks: keep it off the threads serving connections.
+    let _ = tokio::task::spawn_blocking(move || server.reload_tls()).await;
+}
+
 fn default_program_name() -> String {
     std::env::args_os()
         .next()
@@ -663,6 +709,12 @@ impl StartupError {
 impl fmt::Display for StartupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+impl From<crate::Error> for StartupError {
+    fn from(e: crate::Error) -> Self {
+        StartupError(e.to_string())
     }
 }
 

@@ -1,4 +1,5 @@
-//! Shutdown signals of a server process (inside its runtime).
+//! Signals of a server process (inside its runtime): SIGTERM and SIGINT stop it, SIGHUP
+//! reloads its TLS certificates.
 
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -48,6 +49,24 @@ impl StopSignals {
             biased;
             _ = self.int.recv() => StopSignal::Interrupt,
             _ = self.term.recv() => StopSignal::Terminate,
+        }
+    }
+}
+
+/// Listens for SIGHUP from the moment it is created. Once installed, SIGHUP no longer
+/// terminates the process, with or without TLS.
+pub(crate) struct ReloadSignal(tokio::signal::unix::Signal);
+
+impl ReloadSignal {
+    pub(crate) fn install() -> std::io::Result<Self> {
+        Ok(ReloadSignal(signal(SignalKind::hangup())?))
+    }
+
+    /// The next SIGHUP.
+    pub(crate) async fn recv(&mut self) {
+        if self.0.recv().await.is_none() {
+            // The runtime's signal driver is gone: no SIGHUP will ever come.
+            std::future::pending::<()>().await;
         }
     }
 }

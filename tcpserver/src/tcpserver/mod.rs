@@ -31,6 +31,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::iostream::{IoStream, StreamOptions};
 use crate::netutil::{self, Family, Listener as StdListener};
+use crate::tls::handshake::Handshaker;
+use crate::tls::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKES, TlsConfig};
 use connections::ConnectionSet;
 #[doc(hidden)]
 pub use handler::HandlerFailure;
@@ -55,10 +57,25 @@ pub use shutdown::{Requested, ShutdownSignal};
 ///     .build(handler);
 /// # drop(server);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Builder {
     stream: StreamOptions,
     max_connections: Option<usize>,
+    tls: Option<TlsConfig>,
+    handshake_timeout: Duration,
+    max_handshakes: Option<usize>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            stream: StreamOptions::new(),
+            max_connections: None,
+            tls: None,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            max_handshakes: Some(DEFAULT_MAX_HANDSHAKES),
+        }
+    }
 }
 
 impl Builder {
@@ -100,6 +117,52 @@ impl Builder {
         self
     }
 
+    /// Serve TLS with this configuration (Tornado's `ssl_options`). The handshake runs in
+    /// each connection's own task, before the handler is called; see [`tls`](crate::tls).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use tcpserver::tls::TlsConfig;
+    /// let builder = tcpserver::TcpServer::builder().tls(TlsConfig::from_pem("server.pem")?);
+    /// # Ok::<(), tcpserver::Error>(())
+    /// ```
+    pub fn tls(mut self, config: TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// How long a TLS client has, from the moment it is accepted, to complete its
+    /// handshake; then it is closed (default 10 s; Tornado has no such deadline). Ignored
+    /// without [`tls`](Builder::tls).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = tcpserver::TcpServer::builder().handshake_timeout(Duration::from_secs(5));
+    /// ```
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The most TLS handshakes in progress at once (default
+    /// [`DEFAULT_MAX_HANDSHAKES`]; `0` means no cap). A client over the cap waits, under
+    /// its deadline, for a handshake to finish. A client takes a slot only once its first
+    /// bytes arrive, so silent clients never hold one. Ignored without
+    /// [`tls`](Builder::tls).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = tcpserver::TcpServer::builder().max_handshakes(64);
+    /// ```
+    pub fn max_handshakes(mut self, limit: usize) -> Self {
+        self.max_handshakes = (limit > 0).then_some(limit);
+        self
+    }
+
     /// Builds the server around `handler`. It listens on nothing yet.
     ///
     /// # Examples
@@ -118,6 +181,9 @@ impl Builder {
             shared: Arc::new(Shared {
                 serve,
                 stream: self.stream,
+                tls: self
+                    .tls
+                    .map(|c| Handshaker::new(c, self.handshake_timeout, self.max_handshakes)),
                 max_connections: self.max_connections,
                 limit: self
                     .max_connections
@@ -175,6 +241,8 @@ pub struct TcpServer {
 pub(crate) struct Shared {
     serve: ServeFn,
     stream: StreamOptions,
+    /// TLS handshakes, when the server speaks TLS.
+    tls: Option<Handshaker>,
     max_connections: Option<usize>,
     limit: Option<Arc<Semaphore>>,
     connections: ConnectionSet,
@@ -210,6 +278,7 @@ impl fmt::Debug for TcpServer {
             .field("stopped", &self.shared.stopped.load(Ordering::Relaxed))
             .field("stream_options", &self.shared.stream)
             .field("max_connections", &self.shared.max_connections)
+            .field("tls", &self.shared.tls.as_ref().map(Handshaker::config))
             .finish()
     }
 }
@@ -601,6 +670,53 @@ impl TcpServer {
         self.shared.stopped.load(Ordering::Acquire)
     }
 
+    /// The TLS configuration, if the server speaks TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// assert!(server.tls_config().is_none());
+    /// ```
+    pub fn tls_config(&self) -> Option<&TlsConfig> {
+        self.shared.tls.as_ref().map(Handshaker::config)
+    }
+
+    /// Reads the TLS certificate files again ([`TlsConfig::reload`]) and logs the outcome:
+    /// new connections get the new certificates, open ones keep theirs; if a file is
+    /// broken, the error is logged (at warning level) and returned, and the certificates
+    /// in use stay. A [`Launcher`](crate::Launcher) binary calls this on SIGHUP.
+    ///
+    /// # Errors
+    ///
+    /// The file's error, or an error of kind [`Config`](crate::ErrorKind::Config) if the
+    /// server has no TLS configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// assert!(server.reload_tls().is_err()); // no TLS here
+    /// ```
+    pub fn reload_tls(&self) -> crate::Result<()> {
+        let Some(tls) = self.tls_config() else {
+            return Err(crate::Error::new(crate::ErrorKind::Config)
+                .with_message("this server has no TLS configuration to reload"));
+        };
+        match tls.reload() {
+            Ok(()) => {
+                tracing::info!("reloaded TLS certificates {}", tls.describe_files());
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!("TLS reload failed; keeping the certificates in use: {e}");
+                Err(e)
+            }
+        }
+    }
+
     fn lock_listeners(&self) -> std::sync::MutexGuard<'_, ListenerSet> {
         self.shared
             .listeners
@@ -660,9 +776,29 @@ fn spawn_connection<H: StreamHandler>(
     };
     let options = shared.stream;
     let task = tokio::spawn(async move {
-        let _guard = guard;
+        let guard = guard;
         let addr = conn.peer.unwrap_or(UNIX_PEER);
-        let mut stream = IoStream::from_transport(conn.transport, options, conn.peer);
+        // The handshake runs here, in the connection's task, never in the accept loop; the
+        // handler only ever sees a stream whose handshake succeeded. A graceful shutdown
+        // ends handshakes in progress: such a client has nothing in flight yet.
+        let mut stream = match &guard.shared.tls {
+            None => IoStream::from_transport(conn.transport, options, conn.peer),
+            Some(tls) => {
+                let handshake = tokio::select! {
+                    done = tls.accept(conn.transport, conn.peer) => done,
+                    () = shutdown.requested() => {
+                        tracing::debug!("closing {addr} mid-handshake: the server is shutting down");
+                        None
+                    }
+                };
+                match handshake {
+                    Some((transport, info)) => {
+                        IoStream::from_transport(transport, options, conn.peer).with_tls_info(info)
+                    }
+                    None => return,
+                }
+            }
+        };
         stream.set_shutdown_signal(shutdown);
         let work = CatchUnwind {
             inner: AssertUnwindSafe(handler.handle_stream(stream, addr)),

@@ -1,0 +1,164 @@
+//! The server side of a TLS handshake, run in the connection's own task.
+//!
+//! Three defences, each against a different client: the deadline (one that never
+//! finishes), the cap on handshakes in progress (a burst of expensive handshakes), and
+//! waiting for the first byte before taking a slot under the cap (one that connects and
+//! never speaks: it costs a socket until the deadline, but no slot, so it cannot keep a
+//! real client from being served).
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use nix::sys::socket::MsgFlags;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use super::{TlsConfig, TlsInfo};
+use crate::error::is_reset_class;
+use crate::iostream::Transport;
+use crate::launch::format_duration;
+
+/// Runs the handshakes of one server.
+#[derive(Debug)]
+pub(crate) struct Handshaker {
+    config: TlsConfig,
+    timeout: Duration,
+    /// `None`: no cap.
+    slots: Option<Semaphore>,
+}
+
+impl Handshaker {
+    pub(crate) fn new(config: TlsConfig, timeout: Duration, max_handshakes: Option<usize>) -> Self {
+        Handshaker {
+            config,
+            timeout,
+            slots: max_handshakes.map(|n| Semaphore::new(n.min(Semaphore::MAX_PERMITS))),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &TlsConfig {
+        &self.config
+    }
+
+    /// Completes the handshake on a fresh connection before its deadline. On failure the
+    /// connection is closed (dropped) and the failure logged once, at debug level when the
+    /// client merely went away or was too slow, at info level when it spoke badly (plain
+    /// text, a rejected certificate, no shared protocol).
+    pub(crate) async fn accept(
+        &self,
+        transport: Transport,
+        peer: Option<SocketAddr>,
+    ) -> Option<(Transport, TlsInfo)> {
+        match tokio::time::timeout(self.timeout, self.handshake(transport)).await {
+            Ok(Ok(done)) => Some(done),
+            Ok(Err(err)) => {
+                log_failure(&err, Peer(peer));
+                None
+            }
+            Err(_elapsed) => {
+                tracing::debug!(
+                    "TLS handshake with {} timed out after {}; closing",
+                    Peer(peer),
+                    format_duration(self.timeout)
+                );
+                None
+            }
+        }
+    }
+
+    async fn handshake(&self, transport: Transport) -> io::Result<(Transport, TlsInfo)> {
+        match transport {
+            Transport::Tcp(tcp) => {
+                // Readiness alone can be spurious; a peek that finds a byte (or the end of
+                // the stream) cannot.
+                tcp.peek(&mut [0; 1]).await?;
+                let tls = self.accept_io(tcp).await?;
+                let info = TlsInfo::from_connection(tls.get_ref().1);
+                Ok((Transport::Tls(Box::new(tls)), info))
+            }
+            Transport::Unix(unix) => {
+                unix_first_bytes(&unix).await?;
+                let tls = self.accept_io(unix).await?;
+                let info = TlsInfo::from_connection(tls.get_ref().1);
+                Ok((Transport::TlsUnix(Box::new(tls)), info))
+            }
+            Transport::Tls(_) | Transport::TlsUnix(_) | Transport::Closed => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a fresh plain connection",
+            )),
+        }
+    }
+
+    async fn accept_io<IO>(&self, io: IO) -> io::Result<TlsStream<IO>>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        // Held until the handshake ends; queued clients wait here under their deadline.
+        let _slot = match &self.slots {
+            Some(slots) => Some(slots.acquire().await.map_err(io::Error::other)?),
+            None => None,
+        };
+        TlsAcceptor::from(self.config.server_config())
+            .accept(io)
+            .await
+    }
+}
+
+/// `peek` for a Unix-domain stream, which tokio lacks: waits until a byte or the end of
+/// the stream can be read, without reading it.
+async fn unix_first_bytes(unix: &tokio::net::UnixStream) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    loop {
+        unix.readable().await?;
+        let peeked = unix.try_io(tokio::io::Interest::READABLE, || {
+            nix::sys::socket::recv(unix.as_raw_fd(), &mut [0; 1], MsgFlags::MSG_PEEK)
+                .map_err(io::Error::from)
+        });
+        match peeked {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn log_failure(err: &io::Error, peer: Peer) {
+    let tls_error = err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match tls_error {
+        Some(e) => tracing::info!("TLS handshake with {peer} failed: {}", describe(e)),
+        None if is_reset_class(err) => {
+            tracing::debug!("TLS handshake with {peer} ended: the client closed the connection")
+        }
+        None => tracing::debug!("TLS handshake with {peer} failed: {err}"),
+    }
+}
+
+fn describe(err: &rustls::Error) -> String {
+    use rustls::{Error, InvalidMessage};
+    match err {
+        Error::InvalidMessage(InvalidMessage::InvalidContentType)
+        | Error::InvalidMessage(InvalidMessage::UnknownProtocolVersion) => {
+            format!("{err} (the client does not speak TLS: plain text sent to a TLS port?)")
+        }
+        _ => err.to_string(),
+    }
+}
+
+/// A peer for log lines: its address, or "a Unix-socket client".
+struct Peer(Option<SocketAddr>);
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(addr) => addr.fmt(f),
+            None => f.write_str("a Unix-socket client"),
+        }
+    }
+}
