@@ -13,11 +13,12 @@
 //! The certificates under `examples/certs/` are for trying things out only: their private
 //! keys are public.
 use std::net::SocketAddr;
-use std::process::ExitCode;
 
-use tcpserver::{IoStream, Launcher};
+use tcpserver::{IoStream, tcp_server};
 
-async fn echo(mut stream: IoStream, addr: SocketAddr) -> tcpserver::Result<()> {
+/// A line echo server over TLS (Tornado's EchoServer with ssl_options).
+#[tcp_server(port = 8443, tls = "examples/certs/server.pem")]
+async fn tls_echo(mut stream: IoStream, addr: SocketAddr) -> tcpserver::Result<()> {
     if let Some(tls) = stream.wait_for_handshake()? {
         tracing::debug!(
             "{addr}: {:?}, {:?}, {} client certificate(s)",
@@ -30,12 +31,4 @@ async fn echo(mut stream: IoStream, addr: SocketAddr) -> tcpserver::Result<()> {
         let line = stream.read_until(b"\n", Some(64 * 1024)).await?;
         stream.write(&line).await?;
     }
-}
-
-fn main() -> ExitCode {
-    Launcher::new(8443)
-        .name("tls_echo")
-        .about("A line echo server over TLS (Tornado's EchoServer with ssl_options)")
-        .tls("examples/certs/server.pem")
-        .run(echo)
 }

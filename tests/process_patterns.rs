@@ -27,6 +27,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("fork_twice", fork_twice),
     ("fork_with_threads", fork_with_threads),
     ("pids", pids),
+    ("sighup_before_handlers", sighup_before_handlers),
 ];
 
 fn main() {
@@ -194,6 +195,12 @@ fn check(name: &str, out: &Output) {
             b.sort();
             assert_eq!(a, b, "{}", show());
             assert!(stdout.contains("pids() agrees"), "{}", show());
+        }
+        "sighup_before_handlers" => {
+            assert_eq!(code, Some(0), "{}", show());
+            assert!(stderr.contains("passing it on"), "{}", show());
+            assert!(stderr.contains("exited normally"), "{}", show());
+            assert!(!stderr.contains("killed by signal"), "{}", show());
         }
         _ => unreachable!(),
     }
@@ -400,4 +407,17 @@ fn pids() {
             }
         }
     }
+}
+
+/// A SIGHUP passed on to a worker that has no handler yet does not kill it.
+fn sighup_before_handlers() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let _id = process::fork_processes(1, None).unwrap();
+    let supervisor = nix::unistd::getppid();
+    nix::sys::signal::kill(supervisor, nix::sys::signal::Signal::SIGHUP).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    std::process::exit(0);
 }

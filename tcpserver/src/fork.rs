@@ -36,6 +36,19 @@ pub(crate) fn fork() -> io::Result<Forked> {
     }
 }
 
+/// Makes SIGHUP ignored in a new worker until its runtime installs a handler for it.
+///
+/// A worker restores the signal mask inherited from the supervisor before it can install
+/// handlers; a SIGHUP passed on (or pending) in between would otherwise kill it with the
+/// default action, and the supervisor would count a crash. Installing a handler later
+/// (tokio's `signal(SignalKind::hangup())`) replaces this disposition.
+pub(crate) fn ignore_sighup() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: `SIG_IGN` runs no code in signal context, so no handler can break
+    // async-signal safety, and the previous disposition (the default) owned no state.
+    let _ = unsafe { signal(Signal::SIGHUP, SigHandler::SigIgn) };
+}
+
 /// Threads of this process, from `/proc` (1 where `/proc` is unavailable).
 fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(1, |dir| dir.count())

@@ -16,7 +16,8 @@
 //!   it died before that was set);
 //! - SIGTERM or SIGINT to the supervisor stops the workers gracefully (they receive
 //!   SIGTERM), waits for them, and exits 0; a second SIGINT kills them at once; SIGHUP is
-//!   passed on (certificate reload);
+//!   passed on (certificate reload), and a worker ignores SIGHUP until it installs its own
+//!   handler (a reload request must never kill it);
 //! - a worker that keeps crashing right after start is restarted with a growing delay;
 //! - the caller can learn the workers' pids ([`Supervisor::on_spawn`], [`Supervision::pids`]).
 #![forbid(unsafe_code)]

@@ -368,7 +368,9 @@ impl Supervision {
         if getppid() != self.supervisor_pid {
             std::process::exit(1);
         }
-        // The runtime built next must see the signals the supervisor blocked.
+        // The runtime built next must see the signals the supervisor blocked; a SIGHUP
+        // before it handles them must not kill this worker.
+        crate::fork::ignore_sighup();
         let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.original_mask), None);
     }
 
