@@ -1,50 +1,73 @@
 //! Echo load generator: N connections sending fixed-size lines, ping-pong (one in flight
-//! per connection) or pipelined (`--pipeline K` in flight). Prints one JSON line:
-//! round trips, rate, and latency percentiles.
+//! per connection) or pipelined (`--pipeline K` in flight), over TCP or TLS. Prints one
+//! JSON line: round trips, rate, and latency percentiles.
 //!
 //! ```sh
 //! loadgen --addr 127.0.0.1:8888 --conns 50 --size 64 --duration 5 --warmup 1 [--pipeline 16]
+//! loadgen --addr 127.0.0.1:8443 --tls-ca examples/certs/ca.pem [--handshakes]
 //! ```
+//!
+//! With `--handshakes`, each connection task repeatedly connects, completes a TLS
+//! handshake, echoes one line and closes: one operation per handshake.
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tcpserver_bench::{arg, percentiles};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tcpserver_bench::{arg, flag, percentiles};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
+#[derive(Default)]
 struct Totals {
-    /// Round trips in the measured window.
+    /// Operations in the measured window.
     ops: u64,
-    /// Round trips including the warm-up (to divide the server's whole CPU time by).
+    /// Operations including the warm-up (to divide the server's whole CPU time by).
     all_ops: u64,
     samples: Vec<u32>,
     errors: u64,
 }
 
-async fn connection(
+impl Totals {
+    fn record(&mut self, start: Instant, now: Instant, measure_from: Instant) {
+        self.all_ops += 1;
+        if now >= measure_from {
+            self.ops += 1;
+            let us = now.duration_since(start).as_micros().min(u32::MAX as u128) as u32;
+            self.samples.push(us);
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Plan {
     addr: SocketAddr,
     size: usize,
     pipeline: usize,
     measure_from: Instant,
     until: Instant,
-) -> Totals {
-    let mut totals = Totals {
-        ops: 0,
-        all_ops: 0,
-        samples: Vec::new(),
-        errors: 0,
-    };
-    let Ok(mut stream) = TcpStream::connect(addr).await else {
-        totals.errors += 1;
-        return totals;
-    };
-    let _ = stream.set_nodelay(true);
-    let mut msg = vec![b'x'; size];
-    msg[size - 1] = b'\n';
-    let mut reply = vec![0u8; size];
-    let mut sent_at = std::collections::VecDeque::with_capacity(pipeline);
-    for _ in 0..pipeline {
-        if stream.write_all(&msg).await.is_err() {
+    tls: Option<TlsConnector>,
+}
+
+impl Plan {
+    fn message(&self) -> Vec<u8> {
+        let mut msg = vec![b'x'; self.size];
+        msg[self.size - 1] = b'\n';
+        msg
+    }
+}
+
+async fn echo_session<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, plan: &Plan) -> Totals {
+    let mut totals = Totals::default();
+    let msg = plan.message();
+    let mut reply = vec![0u8; plan.size];
+    let mut sent_at = VecDeque::with_capacity(plan.pipeline);
+    for _ in 0..plan.pipeline {
+        if send(&mut stream, &msg).await.is_err() {
             totals.errors += 1;
             return totals;
         }
@@ -56,18 +79,11 @@ async fn connection(
             return totals;
         }
         let now = Instant::now();
-        let start = sent_at.pop_front().unwrap_or(now);
-        totals.all_ops += 1;
-        if now >= measure_from {
-            totals.ops += 1;
-            totals
-                .samples
-                .push(now.duration_since(start).as_micros().min(u32::MAX as u128) as u32);
-        }
-        if now >= until {
+        totals.record(sent_at.pop_front().unwrap_or(now), now, plan.measure_from);
+        if now >= plan.until {
             return totals;
         }
-        if stream.write_all(&msg).await.is_err() {
+        if send(&mut stream, &msg).await.is_err() {
             totals.errors += 1;
             return totals;
         }
@@ -75,36 +91,132 @@ async fn connection(
     }
 }
 
+async fn send<S: AsyncWrite + Unpin>(stream: &mut S, msg: &[u8]) -> std::io::Result<()> {
+    stream.write_all(msg).await?;
+    stream.flush().await
+}
+
+async fn connect(plan: &Plan) -> std::io::Result<TcpStream> {
+    let tcp = TcpStream::connect(plan.addr).await?;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
+}
+
+async fn echo_connection(plan: Plan) -> Totals {
+    let Ok(tcp) = connect(&plan).await else {
+        return Totals {
+            errors: 1,
+            ..Totals::default()
+        };
+    };
+    match &plan.tls {
+        None => echo_session(tcp, &plan).await,
+        Some(tls) => match tls.connect(server_name(), tcp).await {
+            Ok(stream) => echo_session(stream, &plan).await,
+            Err(_) => Totals {
+                errors: 1,
+                ..Totals::default()
+            },
+        },
+    }
+}
+
+/// Connect, handshake, one echo, close; again until the end.
+async fn handshake_loop(plan: Plan) -> Totals {
+    let mut totals = Totals::default();
+    let tls = plan.tls.clone().expect("--handshakes needs --tls-ca");
+    let msg = plan.message();
+    let mut reply = vec![0u8; plan.size];
+    loop {
+        let start = Instant::now();
+        let done = async {
+            let tcp = connect(&plan).await?;
+            let mut stream = tls.connect(server_name(), tcp).await?;
+            send(&mut stream, &msg).await?;
+            stream.read_exact(&mut reply).await?;
+            stream.shutdown().await
+        }
+        .await;
+        let now = Instant::now();
+        match done {
+            Ok(()) => totals.record(start, now, plan.measure_from),
+            Err(_) => totals.errors += 1,
+        }
+        if now >= plan.until {
+            return totals;
+        }
+    }
+}
+
+fn server_name() -> ServerName<'static> {
+    ServerName::try_from("localhost").expect("a valid name")
+}
+
+fn tls_connector(ca: &str) -> TlsConnector {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).expect("CA file") {
+        roots
+            .add(cert.expect("CA certificate"))
+            .expect("CA certificate");
+    }
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let addr: SocketAddr = arg(&args, "--addr", "127.0.0.1:8888".parse().unwrap());
     let conns: usize = arg(&args, "--conns", 50);
-    let size: usize = arg(&args, "--size", 64usize).max(2);
-    let pipeline: usize = arg(&args, "--pipeline", 1usize).max(1);
     let duration = Duration::from_secs_f64(arg(&args, "--duration", 5.0));
     let warmup = Duration::from_secs_f64(arg(&args, "--warmup", 1.0));
+    let ca: String = arg(&args, "--tls-ca", String::new());
+    let handshakes = flag(&args, "--handshakes");
+    let size: usize = arg(&args, "--size", 64usize).max(2);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let (ops, all_ops, mut samples, errors, elapsed) = runtime.block_on(async {
+    let (totals, elapsed) = runtime.block_on(async {
         let start = Instant::now();
-        let measure_from = start + warmup;
-        let until = measure_from + duration;
+        let plan = Plan {
+            addr: arg(&args, "--addr", "127.0.0.1:8888".parse().unwrap()),
+            size,
+            pipeline: arg(&args, "--pipeline", 1usize).max(1),
+            measure_from: start + warmup,
+            until: start + warmup + duration,
+            tls: (!ca.is_empty()).then(|| tls_connector(&ca)),
+        };
         let tasks: Vec<_> = (0..conns)
-            .map(|_| tokio::spawn(connection(addr, size, pipeline, measure_from, until)))
+            .map(|_| {
+                let plan = plan.clone();
+                if handshakes {
+                    tokio::spawn(handshake_loop(plan))
+                } else {
+                    tokio::spawn(echo_connection(plan))
+                }
+            })
             .collect();
-        let (mut ops, mut all_ops, mut samples, mut errors) = (0, 0, Vec::new(), 0);
+        let mut all = Totals::default();
         for t in tasks {
             let r = t.await.unwrap();
-            ops += r.ops;
-            all_ops += r.all_ops;
-            errors += r.errors;
-            samples.extend(r.samples);
+            all.ops += r.ops;
+            all.all_ops += r.all_ops;
+            all.errors += r.errors;
+            all.samples.extend(r.samples);
         }
-        (ops, all_ops, samples, errors, duration.as_secs_f64())
+        (all, duration.as_secs_f64())
     });
+    let Totals {
+        ops,
+        all_ops,
+        mut samples,
+        errors,
+    } = totals;
     let p = percentiles(&mut samples, &[0.5, 0.99, 0.999]);
     println!(
         "{{\"ops\": {ops}, \"all_ops\": {all_ops}, \"rate\": {:.1}, \"p50_us\": {}, \"p99_us\": {}, \"p999_us\": {}, \"errors\": {errors}, \"bytes_per_s\": {:.0}}}",

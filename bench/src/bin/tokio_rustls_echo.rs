@@ -1,33 +1,32 @@
-//! BENCHMARK ANCHOR, not an example to copy: the `tls_echo` server written by hand on
-//! tokio and tokio-rustls, with nothing of tcpserver in its serving path. It is what
-//! `tls_echo_bench` compares `tls_echo` against; see that file for how to run it.
+//! The TLS anchor: the `tls_echo` server written by hand on tokio and tokio-rustls, with
+//! nothing of tcpserver in its serving path. `bench/run` compares `tls_echo` with it.
 //!
-//! Same behaviour as `tls_echo` where it matters for the figures: a multi-thread runtime,
-//! the same certificate, a 10 s handshake deadline, lines of at most 64 KiB echoed as
-//! they come, each reply flushed.
+//! Same behaviour as `tls_echo` where it matters for the figures: the same runtime flavor
+//! (`--flavor current|multi`), the same certificate, a 10 s handshake deadline, lines of
+//! at most 64 KiB echoed as they come, each reply flushed.
 //!
 //! ```sh
-//! cargo run --release --example tls_echo_tokio -- --port 0 --tls examples/certs/server.pem
+//! tokio_rustls_echo --port 0 --tls examples/certs/server.pem --flavor current
 //! ```
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tcpserver::tls::rustls::{
-    self, ServerConfig,
-    pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
-};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::{
+    self, ServerConfig,
+    pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+};
 
 const MAX_LINE: u64 = 64 * 1024;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut port = 8443u16;
     let mut address = "127.0.0.1".to_owned();
     let mut pem = "examples/certs/server.pem".to_owned();
+    let mut flavor = "multi".to_owned();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -35,10 +34,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--port" => port = value.parse()?,
             "--address" => address = value,
             "--tls" => pem = value,
+            "--flavor" => flavor = value,
             _ => return Err(format!("unknown flag {flag}").into()),
         }
     }
+    let runtime = if flavor == "current" {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(serve_all(address, port, pem))
+}
 
+async fn serve_all(
+    address: String,
+    port: u16,
+    pem: String,
+) -> Result<(), Box<dyn std::error::Error>> {
     let chain = CertificateDer::pem_file_iter(&pem)?.collect::<Result<Vec<_>, _>>()?;
     let key = PrivateKeyDer::from_pem_file(&pem)?;
     let config =
