@@ -559,7 +559,10 @@ impl IoStream {
         }
         let res = async {
             self.transport.write_all(data).await?;
-            self.transport.flush().await
+            if self.transport.buffers_writes() {
+                self.transport.flush().await?;
+            }
+            Ok(())
         }
         .await;
         res.map_err(|e| self.fail(e))

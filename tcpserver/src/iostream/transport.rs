@@ -41,6 +41,12 @@ fn not_connected() -> io::Error {
 }
 
 impl Transport {
+    /// True if written bytes may wait in a user-space buffer until flushed (TLS records);
+    /// a plain socket's writes are in the kernel once written.
+    pub(crate) fn buffers_writes(&self) -> bool {
+        matches!(self, Transport::Tls(_) | Transport::TlsUnix(_))
+    }
+
     /// The TCP socket, under TLS or not.
     pub(crate) fn tcp(&self) -> Option<&TcpStream> {
         match self {
