@@ -18,7 +18,8 @@
 //! [`tcp_server`](macro@tcp_server) documents every key of the attribute.
 //!
 //! Modules follow Tornado's, so a Tornado user finds things where they expect them:
-//! [`netutil`], [`process`], [`iostream`], [`tcpserver`](mod@tcpserver), [`tls`]. [`launch`] holds
+//! [`netutil`], [`process`], [`iostream`], [`tcpserver`](mod@tcpserver), [`tls`],
+//! [`httpserver`]. [`launch`] holds
 //! what the attribute expands to: the whole `main` of a server binary, as a builder.
 #![deny(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -26,6 +27,7 @@
 
 pub mod error;
 mod fork;
+pub mod httpserver;
 pub mod iostream;
 pub mod launch;
 pub mod netutil;
@@ -34,6 +36,7 @@ pub mod tcpserver;
 pub mod tls;
 
 pub use error::{Error, ErrorKind, Result};
+pub use httpserver::HttpServer;
 pub use iostream::IoStream;
 pub use launch::Launcher;
 pub use tcpserver::{HandlerResult, ShutdownSignal, StreamHandler, TcpServer};

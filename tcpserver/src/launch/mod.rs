@@ -28,7 +28,7 @@ use crate::iostream::{DEFAULT_MAX_BUFFER_SIZE, DEFAULT_READ_CHUNK_SIZE};
 use crate::netutil::{self, Family};
 use crate::tcpserver::{Builder as ServerBuilder, StreamHandler, TcpServer};
 use crate::tls::{ClientAuth, TlsConfig};
-pub(crate) use cli::format_duration;
+pub(crate) use cli::{format_duration, parse_duration, parse_size};
 use signals::{ReloadSignal, StopSignals};
 
 /// Default of [`Launcher::shutdown_timeout`]: 30 seconds.
@@ -482,12 +482,16 @@ impl Launcher {
     /// }
     /// ```
     pub fn run<H: StreamHandler>(self, handler: H) -> ExitCode {
-        self.run_server(move |builder| builder.build(handler))
+        self.run_server(move |builder, _| builder.build(handler))
     }
 
-    /// Runs a server built by `make` from the launcher's server options (the HTTP server
-    /// layers its own handler this way).
-    pub(crate) fn run_server(mut self, make: impl FnOnce(ServerBuilder) -> TcpServer) -> ExitCode {
+    /// Runs a server built by `make` from the launcher's server options and the launcher
+    /// itself, its command line parsed (the HTTP server layers its own handler and flags
+    /// this way).
+    pub(crate) fn run_server(
+        mut self,
+        make: impl FnOnce(ServerBuilder, &Launcher) -> TcpServer,
+    ) -> ExitCode {
         let args = self
             .args
             .take()
@@ -543,7 +547,7 @@ impl Launcher {
 
     fn launch(
         &self,
-        make: impl FnOnce(ServerBuilder) -> TcpServer,
+        make: impl FnOnce(ServerBuilder, &Launcher) -> TcpServer,
     ) -> Result<ExitCode, StartupError> {
         self.validate()?;
         // Read and checked before forking: a bad certificate is one start-up error, and
@@ -593,7 +597,7 @@ impl Launcher {
             }
         }
         let runtime = self.build_runtime(forked)?;
-        let server = make(self.server_builder(tls));
+        let server = make(self.server_builder(tls), self);
         runtime.block_on(self.serve(server, sockets))
     }
 

@@ -163,6 +163,11 @@ impl Builder {
         self
     }
 
+    /// The `max_buffer_size` set so far (the HTTP server's default body limit).
+    pub(crate) fn get_max_buffer_size(&self) -> usize {
+        self.stream.get_max_buffer_size()
+    }
+
     /// Builds the server around `handler`. It listens on nothing yet.
     ///
     /// # Examples

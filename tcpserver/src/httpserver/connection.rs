@@ -1,0 +1,491 @@
+//! One HTTP/1 connection: hyper's server connection over the [`IoStream`], with our checks
+//! before the handler (Host, Transfer-Encoding), our request body, our answers for failed
+//! bodies, graceful shutdown, and a lingering close after an error response.
+#![forbid(unsafe_code)]
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::{Either, Empty};
+use hyper::body::{Body as HttpBody, Incoming};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::body::{BodyLimits, Failure, FailureSlot, Streaming};
+use super::handler::{BoxError, Handler};
+use super::{Body, HttpOptions, Protocol, RequestContext, xheaders};
+use crate::IoStream;
+use crate::tcpserver::StreamHandler;
+
+/// After an error response, how long we keep reading (and discarding) what the client
+/// still sends before closing, and how much of it at most. Closing a socket with unread
+/// data makes the kernel send a reset, which can destroy the response before the client
+/// reads it.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
+
+static X_CONSUMED_CONTENT_ENCODING: HeaderName =
+    HeaderName::from_static("x-consumed-content-encoding");
+
+/// What every connection of one server shares.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) options: HttpOptions,
+    /// `max_body_size`, with the server's `max_buffer_size` as the default.
+    pub(crate) max_body_size: usize,
+    builder: http1::Builder,
+}
+
+impl Config {
+    pub(crate) fn new(options: HttpOptions, max_buffer_size: usize) -> Self {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.idle_connection_timeout)
+            .keep_alive(!options.no_keep_alive)
+            .max_header_size(options.max_header_size)
+            // hyper refuses a buffer under 8 KiB; a head without its end is refused when it
+            // fills the buffer, so the buffer is what bounds a partial head.
+            .max_buf_size(options.max_header_size.max(8192));
+        Config {
+            max_body_size: options.max_body_size.unwrap_or(max_buffer_size),
+            options,
+            builder,
+        }
+    }
+}
+
+/// The [`StreamHandler`] of an [`HttpServer`](super::HttpServer): serves HTTP/1.x on every
+/// connection with a [`Handler`]. Give it to any [`TcpServer`](crate::TcpServer) builder
+/// (for example one with TLS).
+///
+/// # Examples
+///
+/// ```
+/// use tcpserver::TcpServer;
+/// use tcpserver::httpserver::{Body, HttpOptions, HttpStreamHandler};
+///
+/// async fn hello(_: http::Request<Body>) -> http::Response<String> {
+///     http::Response::new("Hello, world".into())
+/// }
+///
+/// let handler = HttpStreamHandler::new(hello, HttpOptions::new(), 100 << 20);
+/// let server = TcpServer::builder().max_connections(1000).build(handler);
+/// # drop(server);
+/// ```
+pub struct HttpStreamHandler<H> {
+    handler: Arc<H>,
+    config: Arc<Config>,
+}
+
+impl<H> fmt::Debug for HttpStreamHandler<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpStreamHandler")
+            .field("options", &self.config.options)
+            .field("max_body_size", &self.config.max_body_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: Handler> HttpStreamHandler<H> {
+    /// Serves `handler` with `options`; `max_buffer_size` is the default body limit (pass
+    /// the server's own, as Tornado does).
+    ///
+    /// # Examples
+    ///
+    /// See [`HttpStreamHandler`].
+    pub fn new<M>(
+        handler: impl super::IntoHttpHandler<M, Handler = H>,
+        options: HttpOptions,
+        max_buffer_size: usize,
+    ) -> Self {
+        HttpStreamHandler {
+            handler: Arc::new(handler.into_handler()),
+            config: Arc::new(Config::new(options, max_buffer_size)),
+        }
+    }
+}
+
+impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
+    type Output = ();
+
+    async fn handle_stream(&self, mut stream: IoStream, address: SocketAddr) {
+        let shutdown = stream.shutdown_signal();
+        let protocol = self
+            .config
+            .options
+            .protocol
+            .unwrap_or_else(|| stream_protocol(&stream));
+        let linger = Arc::new(AtomicBool::new(false));
+        let service = ConnectionService {
+            handler: self.handler.clone(),
+            config: self.config.clone(),
+            context: RequestContext::new(address, protocol),
+            linger: linger.clone(),
+        };
+        // The connection borrows the stream, which comes back for a lingering close.
+        let result = {
+            let conn = self
+                .config
+                .builder
+                .serve_connection(TokioIo::new(&mut stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                biased;
+                result = conn.as_mut() => result,
+                () = shutdown.requested() => {
+                    // Idle: closes now. Busy: the response in progress is the last, with
+                    // `Connection: close`.
+                    conn.as_mut().graceful_shutdown();
+                    conn.as_mut().await
+                }
+            }
+        };
+        let ip = address.ip();
+        if let Err(e) = result {
+            log_connection_error(ip, &e);
+            if e.is_parse() || e.is_parse_too_large() {
+                linger.store(true, Ordering::Relaxed);
+            }
+        }
+        if linger.load(Ordering::Relaxed) {
+            linger_close(&mut stream).await;
+        }
+        self.handler.on_close(address);
+    }
+}
+
+/// `http`, or `https` for a TLS stream.
+fn stream_protocol(_stream: &IoStream) -> Protocol {
+    Protocol::Http
+}
+
+fn log_connection_error(ip: IpAddr, e: &hyper::Error) {
+    if e.is_parse() || e.is_parse_too_large() || e.is_parse_status() {
+        tracing::info!("Malformed HTTP message from {ip}: {e}");
+    } else if e.is_timeout() {
+        tracing::debug!("closing connection from {ip}: no complete request head in time");
+    } else if e.is_user() {
+        // Our own refusal (a body that failed); the body logged why.
+        tracing::debug!("closed connection from {ip}: {e}");
+    } else {
+        match e.source() {
+            Some(cause) => tracing::debug!("connection from {ip} closed: {e}: {cause}"),
+            None => tracing::debug!("connection from {ip} closed: {e}"),
+        }
+    }
+}
+
+/// Shuts our side down, then reads and discards what the client still sends for a short
+/// while (so that our last response is not lost to a reset), then returns.
+async fn linger_close(stream: &mut IoStream) {
+    let _ = stream.shutdown().await;
+    let drain = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut total = 0;
+        while total < LINGER_BYTES {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+}
+
+/// The hyper service of one connection.
+struct ConnectionService<H> {
+    handler: Arc<H>,
+    config: Arc<Config>,
+    /// The connection's own address and protocol, before any xheaders.
+    context: RequestContext,
+    /// Set when we answered with an error: the connection then closes lingering.
+    linger: Arc<AtomicBool>,
+}
+
+/// The response body: the handler's, or our empty one for an error response.
+type ResponseBody<B> = Either<B, Empty<Bytes>>;
+
+impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionService<H> {
+    type Response = Response<ResponseBody<H::ResBody>>;
+    type Error = Abort;
+    type Future = ResponseFuture<H::Future>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let (mut head, incoming) = request.into_parts();
+        let options = &self.config.options;
+        let context = if options.xheaders {
+            xheaders::apply(&head.headers, self.context, &options.trusted_downstream)
+        } else {
+            self.context
+        };
+        if let Err(problem) = check_host(&head) {
+            return self.refuse(context.remote_ip, StatusCode::BAD_REQUEST, problem);
+        }
+        let (body, watch) = if incoming.is_end_stream() {
+            (Body::empty(), None)
+        } else {
+            if let Err(problem) = check_transfer_encoding(&head.headers) {
+                return self.refuse(context.remote_ip, StatusCode::BAD_REQUEST, problem);
+            }
+            let gzip = options.decompress_request && take_gzip_encoding(&mut head.headers);
+            let limits = BodyLimits::new(self.config.max_body_size, options.body_timeout);
+            let slot = Arc::new(FailureSlot::default());
+            let streaming = Streaming::new(
+                incoming,
+                limits,
+                options.chunk_size,
+                gzip,
+                slot.clone(),
+                context.remote_ip,
+            );
+            let watch = Watch {
+                slot,
+                linger: self.linger.clone(),
+            };
+            (Body::streaming(streaming, limits), Some(watch))
+        };
+        head.extensions.insert(context);
+        let future = self.handler.call(Request::from_parts(head, body));
+        ResponseFuture::Handler {
+            inner: future,
+            watch,
+            remote_ip: context.remote_ip,
+        }
+    }
+}
+
+impl<H> ConnectionService<H> {
+    fn refuse<F>(&self, ip: IpAddr, status: StatusCode, problem: &str) -> ResponseFuture<F> {
+        tracing::info!("Malformed HTTP message from {ip}: {problem}");
+        self.linger.store(true, Ordering::Relaxed);
+        ResponseFuture::Ready {
+            status: Some(status),
+        }
+    }
+}
+
+/// An empty response with `status` that closes the connection.
+fn error_response<B>(status: StatusCode) -> Response<ResponseBody<B>> {
+    let mut response = Response::new(Either::Right(Empty::new()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// RFC 9112 §3.2 (and Tornado): an HTTP/1.1 request has exactly one Host, and it is a
+/// valid `host[:port]`.
+fn check_host(head: &http::request::Parts) -> Result<(), &'static str> {
+    let mut hosts = head.headers.get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) if head.version == http::Version::HTTP_10 => Ok(()),
+        (None, _) => Err("Missing Host header"),
+        (Some(_), Some(_)) => Err("Multiple host headers not allowed"),
+        (Some(host), None) if valid_host(host.as_bytes()) => Ok(()),
+        (Some(_), None) => Err("Invalid Host header"),
+    }
+}
+
+/// `uri-host [":" port]` (RFC 3986): an IP literal in brackets, or a reg-name / IPv4.
+fn valid_host(host: &[u8]) -> bool {
+    let (name, port) = if host.first() == Some(&b'[') {
+        match host.iter().position(|&b| b == b']') {
+            Some(end) => {
+                let literal = &host[1..end];
+                let ok = literal
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+                if !ok {
+                    return false;
+                }
+                (&[][..], &host[end + 1..])
+            }
+            None => return false,
+        }
+    } else {
+        match host.iter().rposition(|&b| b == b':') {
+            Some(colon) => (&host[..colon], &host[colon..]),
+            None => (host, &[][..]),
+        }
+    };
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    // unreserved / pct-encoded / sub-delims, less the comma (a joined list of hosts).
+    let name_ok = name
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+;=".contains(&b));
+    port_ok && name_ok
+}
+
+/// hyper accepts any Transfer-Encoding list ending in `chunked`; Tornado (and we) accept
+/// exactly one `chunked` and nothing else: other codings would reach the handler still
+/// encoded, and `chunked` twice is forbidden (RFC 9112 §7).
+fn check_transfer_encoding(headers: &http::HeaderMap) -> Result<(), &'static str> {
+    let mut values = headers.get_all(header::TRANSFER_ENCODING).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(()),
+        (Some(te), None) if te.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked") => Ok(()),
+        _ => Err("Unsupported Transfer-Encoding"),
+    }
+}
+
+/// With `decompress_request`: if the body is gzip, the handler sees it inflated, so the
+/// headers describing the compressed bytes go, and `X-Consumed-Content-Encoding` says what
+/// was undone (as Tornado does).
+fn take_gzip_encoding(headers: &mut http::HeaderMap) -> bool {
+    let is_gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"gzip"));
+    if is_gzip {
+        if let Some(value) = headers.remove(header::CONTENT_ENCODING) {
+            headers.insert(X_CONSUMED_CONTENT_ENCODING.clone(), value);
+        }
+        headers.remove(header::CONTENT_LENGTH);
+    }
+    is_gzip
+}
+
+/// What a response future watches for a request with a body.
+struct Watch {
+    slot: Arc<FailureSlot>,
+    linger: Arc<AtomicBool>,
+}
+
+pin_project_lite::pin_project! {
+    /// The future of one request: the handler's, then our answer for a failed body.
+    #[project = ResponseProj]
+    enum ResponseFuture<F> {
+        Handler {
+            #[pin]
+            inner: F,
+            watch: Option<Watch>,
+            remote_ip: IpAddr,
+        },
+        Ready {
+            status: Option<StatusCode>,
+        },
+    }
+}
+
+impl<F, B> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, BoxError>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, Abort>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            ResponseProj::Ready { status } => {
+                let status = status.take().expect("polled after completion");
+                Poll::Ready(Ok(error_response(status)))
+            }
+            ResponseProj::Handler {
+                inner,
+                watch,
+                remote_ip,
+            } => {
+                let result = ready!(inner.poll(cx));
+                // A failed body decides the answer, whatever the handler made of it.
+                if let Some(watch) = watch
+                    && let Some(failure) = watch.slot.get()
+                {
+                    return Poll::Ready(match failure {
+                        Failure::TooLarge => {
+                            watch.linger.store(true, Ordering::Relaxed);
+                            Ok(error_response(StatusCode::PAYLOAD_TOO_LARGE))
+                        }
+                        Failure::Malformed => {
+                            watch.linger.store(true, Ordering::Relaxed);
+                            Ok(error_response(StatusCode::BAD_REQUEST))
+                        }
+                        Failure::Timeout => Err(Abort("body timeout")),
+                        Failure::Closed => Err(Abort("connection closed while reading the body")),
+                    });
+                }
+                Poll::Ready(Ok(match result {
+                    Ok(response) => response.map(Either::Left),
+                    Err(e) => {
+                        tracing::error!("error in request handler for {remote_ip}: {e}");
+                        error_response(StatusCode::INTERNAL_SERVER_ERROR)
+                    }
+                }))
+            }
+        }
+    }
+}
+
+/// Ends a connection without a response (a body that timed out or was cut short).
+#[derive(Debug)]
+pub(crate) struct Abort(&'static str);
+
+impl fmt::Display for Abort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl StdError for Abort {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        for good in [
+            &b"example.com"[..],
+            b"example.com:8080",
+            b"127.0.0.1:80",
+            b"[::1]:8888",
+            b"[2620:0:1cfe:face:b00c::3]",
+            b"",
+            b"xn--bcher-kva.example",
+        ] {
+            assert!(valid_host(good), "{}", good.escape_ascii());
+        }
+        for bad in [
+            &b"foo bar"[..],
+            b"a,b",
+            b"example.com:80x",
+            b"[::1",
+            b"[::1]x",
+            b"a/b",
+            b"a@b",
+        ] {
+            assert!(!valid_host(bad), "{}", bad.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn transfer_encodings() {
+        let te = |values: &[&str]| {
+            let mut h = http::HeaderMap::new();
+            for v in values {
+                h.append(header::TRANSFER_ENCODING, v.parse().unwrap());
+            }
+            check_transfer_encoding(&h).is_ok()
+        };
+        assert!(te(&[]));
+        assert!(te(&["chunked"]));
+        assert!(te(&["Chunked"]));
+        assert!(!te(&["chunked", "chunked"]));
+        assert!(!te(&["chunked,chunked"]));
+        assert!(!te(&["gzip, chunked"]));
+    }
+}

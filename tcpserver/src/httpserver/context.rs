@@ -1,0 +1,184 @@
+//! What a request knows about where it came from: [`RequestContext`], [`Protocol`], and
+//! the [`RequestExt`] accessors.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+/// The scheme a request arrived over (Tornado's `request.protocol`).
+///
+/// # Examples
+///
+/// ```
+/// use tcpserver::httpserver::Protocol;
+/// assert_eq!("https".parse::<Protocol>(), Ok(Protocol::Https));
+/// assert_eq!(Protocol::Http.as_str(), "http");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Plain HTTP.
+    Http,
+    /// HTTP over TLS.
+    Https,
+}
+
+impl Protocol {
+    /// `"http"` or `"https"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(tcpserver::httpserver::Protocol::Https.as_str(), "https");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Https => "https",
+        }
+    }
+
+    /// Exactly `http` or `https` (case-sensitive, as Tornado's xheaders are), else `None`.
+    pub(crate) fn from_bytes(value: &[u8]) -> Option<Self> {
+        match value {
+            b"http" => Some(Protocol::Http),
+            b"https" => Some(Protocol::Https),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Protocol::from_bytes(s.as_bytes())
+            .ok_or_else(|| format!("`{s}` is not a protocol (use http or https)"))
+    }
+}
+
+/// Where a request came from, after [`xheaders`](super::HttpOptions::xheaders): in every
+/// request's [extensions](http::Request::extensions) (Tornado's `request.remote_ip` and
+/// `request.protocol`).
+///
+/// An axum handler takes it with `Extension<RequestContext>`; any other handler with
+/// [`RequestExt`] or `request.extensions().get::<RequestContext>()`.
+///
+/// # Examples
+///
+/// ```
+/// use http::{Request, Response};
+/// use tcpserver::httpserver::{Body, RequestContext};
+///
+/// async fn whoami(request: Request<Body>) -> Response<String> {
+///     let ctx = request.extensions().get::<RequestContext>().copied();
+///     let text = match ctx {
+///         Some(ctx) => format!("{} over {}\n", ctx.remote_ip(), ctx.protocol()),
+///         None => "unknown\n".to_owned(),
+///     };
+///     Response::new(text)
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestContext {
+    pub(crate) remote_ip: IpAddr,
+    pub(crate) protocol: Protocol,
+    pub(crate) peer: SocketAddr,
+}
+
+impl RequestContext {
+    /// A context for a request from `peer` over `protocol`, for calling handlers in tests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tcpserver::httpserver::{Protocol, RequestContext};
+    /// let ctx = RequestContext::new("127.0.0.1:5000".parse().unwrap(), Protocol::Http);
+    /// assert_eq!(ctx.remote_ip().to_string(), "127.0.0.1");
+    /// ```
+    pub fn new(peer: SocketAddr, protocol: Protocol) -> Self {
+        RequestContext {
+            remote_ip: peer.ip(),
+            protocol,
+            peer,
+        }
+    }
+
+    /// The client's address: the peer's, or the one a trusted proxy named with
+    /// [`xheaders`](super::HttpOptions::xheaders). `0.0.0.0` for a Unix-socket peer.
+    ///
+    /// # Examples
+    ///
+    /// See [`RequestContext`].
+    pub fn remote_ip(&self) -> IpAddr {
+        self.remote_ip
+    }
+
+    /// `http` or `https`: from the stream, [`protocol`](super::HttpOptions::protocol), or
+    /// a trusted proxy's header.
+    ///
+    /// # Examples
+    ///
+    /// See [`RequestContext`].
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The socket address of the peer that sent the request (the proxy, behind one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tcpserver::httpserver::{Protocol, RequestContext};
+    /// let ctx = RequestContext::new("127.0.0.1:5000".parse().unwrap(), Protocol::Http);
+    /// assert_eq!(ctx.peer().port(), 5000);
+    /// ```
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+}
+
+/// Shortcuts to a request's [`RequestContext`].
+///
+/// # Examples
+///
+/// ```
+/// use http::{Request, Response};
+/// use tcpserver::httpserver::{Body, RequestExt};
+///
+/// async fn hello(request: Request<Body>) -> Response<String> {
+///     Response::new(format!("hello, {:?}\n", request.remote_ip()))
+/// }
+/// ```
+pub trait RequestExt {
+    /// The request's [`RequestContext`], if a server made the request.
+    fn context(&self) -> Option<&RequestContext>;
+
+    /// [`RequestContext::remote_ip`], if a server made the request.
+    fn remote_ip(&self) -> Option<IpAddr> {
+        self.context().map(RequestContext::remote_ip)
+    }
+
+    /// [`RequestContext::protocol`], if a server made the request.
+    fn protocol(&self) -> Option<Protocol> {
+        self.context().map(RequestContext::protocol)
+    }
+}
+
+impl<B> RequestExt for http::Request<B> {
+    fn context(&self) -> Option<&RequestContext> {
+        self.extensions().get()
+    }
+}
+
+impl RequestExt for http::request::Parts {
+    fn context(&self) -> Option<&RequestContext> {
+        self.extensions.get()
+    }
+}
