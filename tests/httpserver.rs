@@ -345,6 +345,11 @@ async fn keep_alive_rules() {
         Some("close")
     );
     assert!(conn.closed_within(Duration::from_secs(10)).await);
+    // Any `close` token closes (Tornado only closes on exactly `close`).
+    let mut conn = RawConn::connect(addr).await;
+    conn.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close, x\r\n\r\n").await;
+    assert_eq!(conn.response().await.unwrap().header("connection"), Some("close"));
+    assert!(conn.closed_within(Duration::from_secs(10)).await);
     // HTTP/1.0: closed after the response, no Connection header.
     let mut conn = RawConn::connect(addr).await;
     conn.send(b"GET / HTTP/1.0\r\n\r\n").await;
