@@ -323,6 +323,26 @@ async fn idle_connections_close_after_the_idle_timeout() {
     assert!(start.elapsed() < Duration::from_secs(5));
 }
 
+#[tokio::test]
+async fn a_request_in_progress_is_not_idle() {
+    let (_server, addr) = serve(
+        HttpOptions::new().idle_connection_timeout(Duration::from_millis(200)),
+        app,
+    );
+    let mut conn = RawConn::connect(addr).await;
+    conn.send(b"GET /sleep?ms=700 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    assert_eq!(conn.response().await.unwrap().text(), "slept");
+    // And the clock starts again after the response.
+    let start = Instant::now();
+    assert!(conn.closed_within(Duration::from_secs(10)).await);
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
 // ----- keep-alive -----
 
 #[tokio::test]
@@ -347,8 +367,12 @@ async fn keep_alive_rules() {
     assert!(conn.closed_within(Duration::from_secs(10)).await);
     // Any `close` token closes (Tornado only closes on exactly `close`).
     let mut conn = RawConn::connect(addr).await;
-    conn.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close, x\r\n\r\n").await;
-    assert_eq!(conn.response().await.unwrap().header("connection"), Some("close"));
+    conn.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close, x\r\n\r\n")
+        .await;
+    assert_eq!(
+        conn.response().await.unwrap().header("connection"),
+        Some("close")
+    );
     assert!(conn.closed_within(Duration::from_secs(10)).await);
     // HTTP/1.0: closed after the response, no Connection header.
     let mut conn = RawConn::connect(addr).await;

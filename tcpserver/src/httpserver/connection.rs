@@ -13,17 +13,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
-use http_body_util::{Either, Empty};
 use hyper::body::{Body as HttpBody, Incoming};
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::body::{BodyLimits, Failure, FailureSlot, Streaming};
 use super::handler::{BoxError, Handler};
+use super::idle::{IdleClock, ResponseBody};
 use super::{Body, HttpOptions, Protocol, RequestContext, xheaders};
 use crate::IoStream;
 use crate::tcpserver::StreamHandler;
@@ -51,8 +50,9 @@ impl Config {
     pub(crate) fn new(options: HttpOptions, max_buffer_size: usize) -> Self {
         let mut builder = http1::Builder::new();
         builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(options.idle_connection_timeout)
+            // `idle_connection_timeout` is ours (see `idle`): hyper's would cost a timer
+            // per request.
+            .header_read_timeout(None)
             .keep_alive(!options.no_keep_alive)
             .max_header_size(options.max_header_size)
             // hyper refuses a buffer under 8 KiB; a head without its end is refused when it
@@ -128,11 +128,14 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
             .protocol
             .unwrap_or_else(|| stream_protocol(&stream));
         let linger = Arc::new(AtomicBool::new(false));
+        let clock = Arc::new(IdleClock::new());
+        let idle_timeout = self.config.options.idle_connection_timeout;
         let service = ConnectionService {
             handler: self.handler.clone(),
             config: self.config.clone(),
             context: RequestContext::new(address, protocol),
             linger: linger.clone(),
+            clock: clock.clone(),
         };
         // The connection borrows the stream, which comes back for a lingering close.
         let result = {
@@ -141,14 +144,25 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
                 .builder
                 .serve_connection(TokioIo::new(&mut stream), service);
             tokio::pin!(conn);
-            tokio::select! {
-                biased;
-                result = conn.as_mut() => result,
-                () = shutdown.requested() => {
-                    // Idle: closes now. Busy: the response in progress is the last, with
-                    // `Connection: close`.
-                    conn.as_mut().graceful_shutdown();
-                    conn.as_mut().await
+            let idle = tokio::time::sleep_until(clock.first_deadline(idle_timeout));
+            tokio::pin!(idle);
+            loop {
+                tokio::select! {
+                    biased;
+                    result = conn.as_mut() => break result,
+                    () = shutdown.requested() => {
+                        // Idle: closes now. Busy: the response in progress is the last,
+                        // with `Connection: close`.
+                        conn.as_mut().graceful_shutdown();
+                        break conn.as_mut().await;
+                    }
+                    () = idle.as_mut() => match clock.check(tokio::time::Instant::now(), idle_timeout) {
+                        Some(next) => idle.as_mut().reset(next),
+                        None => {
+                            tracing::debug!("closing connection from {}: no complete request head in time", address.ip());
+                            break Ok(());
+                        }
+                    },
                 }
             }
         };
@@ -212,10 +226,8 @@ struct ConnectionService<H> {
     context: RequestContext,
     /// Set when we answered with an error: the connection then closes lingering.
     linger: Arc<AtomicBool>,
+    clock: Arc<IdleClock>,
 }
-
-/// The response body: the handler's, or our empty one for an error response.
-type ResponseBody<B> = Either<B, Empty<Bytes>>;
 
 impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionService<H> {
     type Response = Response<ResponseBody<H::ResBody>>;
@@ -223,6 +235,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
     type Future = ResponseFuture<H::Future>;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
+        self.clock.request_started();
         let (mut head, incoming) = request.into_parts();
         let options = &self.config.options;
         let context = if options.xheaders {
@@ -262,6 +275,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
             inner: future,
             watch,
             remote_ip: context.remote_ip,
+            clock: Some(self.clock.clone()),
         }
     }
 }
@@ -272,13 +286,14 @@ impl<H> ConnectionService<H> {
         self.linger.store(true, Ordering::Relaxed);
         ResponseFuture::Ready {
             status: Some(status),
+            clock: Some(self.clock.clone()),
         }
     }
 }
 
 /// An empty response with `status` that closes the connection.
-fn error_response<B>(status: StatusCode) -> Response<ResponseBody<B>> {
-    let mut response = Response::new(Either::Right(Empty::new()));
+fn error_response<B>(status: StatusCode, clock: Arc<IdleClock>) -> Response<ResponseBody<B>> {
+    let mut response = Response::new(ResponseBody::empty(clock));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -376,9 +391,11 @@ pin_project_lite::pin_project! {
             inner: F,
             watch: Option<Watch>,
             remote_ip: IpAddr,
+            clock: Option<Arc<IdleClock>>,
         },
         Ready {
             status: Option<StatusCode>,
+            clock: Option<Arc<IdleClock>>,
         },
     }
 }
@@ -391,16 +408,19 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            ResponseProj::Ready { status } => {
+            ResponseProj::Ready { status, clock } => {
                 let status = status.take().expect("polled after completion");
-                Poll::Ready(Ok(error_response(status)))
+                let clock = clock.take().expect("polled after completion");
+                Poll::Ready(Ok(error_response(status, clock)))
             }
             ResponseProj::Handler {
                 inner,
                 watch,
                 remote_ip,
+                clock,
             } => {
                 let result = ready!(inner.poll(cx));
+                let clock = clock.take().expect("polled after completion");
                 // A failed body decides the answer, whatever the handler made of it.
                 if let Some(watch) = watch
                     && let Some(failure) = watch.slot.get()
@@ -408,21 +428,21 @@ where
                     return Poll::Ready(match failure {
                         Failure::TooLarge => {
                             watch.linger.store(true, Ordering::Relaxed);
-                            Ok(error_response(StatusCode::PAYLOAD_TOO_LARGE))
+                            Ok(error_response(StatusCode::PAYLOAD_TOO_LARGE, clock))
                         }
                         Failure::Malformed => {
                             watch.linger.store(true, Ordering::Relaxed);
-                            Ok(error_response(StatusCode::BAD_REQUEST))
+                            Ok(error_response(StatusCode::BAD_REQUEST, clock))
                         }
                         Failure::Timeout => Err(Abort("body timeout")),
                         Failure::Closed => Err(Abort("connection closed while reading the body")),
                     });
                 }
                 Poll::Ready(Ok(match result {
-                    Ok(response) => response.map(Either::Left),
+                    Ok(response) => response.map(|body| ResponseBody::handler(body, clock)),
                     Err(e) => {
                         tracing::error!("error in request handler for {remote_ip}: {e}");
-                        error_response(StatusCode::INTERNAL_SERVER_ERROR)
+                        error_response(StatusCode::INTERNAL_SERVER_ERROR, clock)
                     }
                 }))
             }

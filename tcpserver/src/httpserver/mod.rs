@@ -65,6 +65,7 @@ mod context;
 mod decompress;
 mod delegate;
 mod handler;
+mod idle;
 mod launch;
 mod options;
 mod xheaders;
