@@ -1,8 +1,16 @@
-//! An axum `Router`, unchanged, served by tcpserver's HTTP server with one worker process
-//! per CPU: `cargo run --example http_axum -- --port 8080`.
+//! An axum `Router`, unchanged, served by tcpserver's HTTP server over TLS with one worker
+//! process per CPU:
+//!
+//! ```sh
+//! cargo run --example http_axum                # https://localhost:8443, examples/certs/server.pem
+//! curl --cacert examples/certs/ca.pem https://localhost:8443/whoami
+//! ```
 //!
 //! Routes: `GET /` (hello), `GET /whoami` (the client address and protocol, as
 //! `--xheaders` sees them), `POST /echo` (the request body back).
+//!
+//! The certificates under `examples/certs/` are for trying things out only: their private
+//! keys are public.
 
 use std::process::ExitCode;
 
@@ -30,8 +38,9 @@ fn main() -> ExitCode {
         .route("/", get(hello))
         .route("/whoami", get(whoami))
         .route("/echo", post(echo));
-    Launcher::new(8080)
+    Launcher::new(8443)
         .processes(0)
-        .about("An axum Router on tcpserver, one worker per CPU")
+        .tls("examples/certs/server.pem")
+        .about("An axum Router on tcpserver, over TLS, one worker per CPU")
         .run_http(HttpOptions::new(), app)
 }

@@ -87,8 +87,26 @@ fn http_help_lists_the_http_flags_with_their_defaults() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
+/// `curl --cacert examples/certs/ca.pem https://localhost:PORT{path}` with extra args.
+fn curl_https(port: u16, path: &str, extra: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "20"])
+        .args(["--cacert", "examples/certs/ca.pem"])
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+        .args(extra)
+        .arg(format!("https://localhost:{port}{path}"))
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
-fn http_axum_serves_the_router_from_worker_processes() {
+fn http_axum_serves_the_router_over_tls_from_worker_processes() {
     let args = [ARGS, &["--processes", "2", "--xheaders"]].concat();
     let server = ServerProcess::start("http_axum", &args);
     assert!(
@@ -96,9 +114,16 @@ fn http_axum_serves_the_router_from_worker_processes() {
         "{}",
         server.stderr()
     );
-    let hello = get(server.addr(), "/", "");
-    assert!(hello.ends_with("Hello from axum"), "{hello}");
-    let who = get(server.addr(), "/whoami", "X-Real-Ip: 4.4.4.4\r\n");
-    assert!(who.ends_with("4.4.4.4 http"), "{who}");
+    let port = server.addr().port();
+    assert_eq!(curl_https(port, "/", &[]), "Hello from axum");
+    assert_eq!(curl_https(port, "/whoami", &[]), "127.0.0.1 https");
+    assert_eq!(
+        curl_https(port, "/whoami", &["-H", "X-Real-Ip: 4.4.4.4"]),
+        "4.4.4.4 https"
+    );
+    assert_eq!(
+        curl_https(port, "/echo", &["--data-binary", "posted"]),
+        "posted"
+    );
     stop(server);
 }

@@ -146,6 +146,75 @@ async fn curl_gzip_upload_with_decompress_request() {
     assert!(out.stdout == text, "inflated body differs");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_https_requests_know_they_are_https() {
+    use tcpserver::TcpServer;
+    use tcpserver::tls::TlsConfig;
+    let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/certs");
+    let tls = TlsConfig::from_pem(certs.join("server.pem")).unwrap();
+    let server = tcpserver::HttpServer::builder()
+        .options(HttpOptions::new().xheaders(true))
+        .tcp(TcpServer::builder().tls(tls))
+        .build(app);
+    let addr = server.listen(0, Some("127.0.0.1")).unwrap()[0];
+    let https = |path: &str| format!("https://localhost:{}{path}", addr.port());
+    let resolve = format!("localhost:{}:127.0.0.1", addr.port());
+    let ca = certs.join("ca.pem").display().to_string();
+    let out = curl(vec![
+        "--cacert".into(),
+        ca.clone(),
+        "--resolve".into(),
+        resolve.clone(),
+        https("/proto"),
+        https("/proto"),
+    ])
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "httpshttps");
+    assert!(
+        stderr(&out).contains("Re-using existing connection"),
+        "{}",
+        stderr(&out)
+    );
+    // A proxy's X-Scheme still wins (Tornado's SSLXHeaderTest).
+    let out = curl(vec![
+        "--cacert".into(),
+        ca.clone(),
+        "--resolve".into(),
+        resolve.clone(),
+        "-H".into(),
+        "X-Scheme: http".into(),
+        https("/proto"),
+    ])
+    .await;
+    assert_eq!(stdout(&out), "http", "{}", stderr(&out));
+    // A large upload over TLS.
+    let file = temp_file("tls-upload.bin", &vec![b't'; 5000]);
+    let out = curl(vec![
+        "--cacert".into(),
+        ca,
+        "--resolve".into(),
+        resolve,
+        "--data-binary".into(),
+        upload_arg(&file),
+        https("/len"),
+    ])
+    .await;
+    assert_eq!(stdout(&out), "5000", "{}", stderr(&out));
+    // Plain HTTP to the TLS port fails cleanly and costs the server nothing.
+    let plain = curl(vec![url(addr, "/")]).await;
+    assert!(!plain.status.success());
+    let ok = curl(vec![
+        "--cacert".into(),
+        certs.join("ca.pem").display().to_string(),
+        "--resolve".into(),
+        format!("localhost:{}:127.0.0.1", addr.port()),
+        https("/"),
+    ])
+    .await;
+    assert_eq!(stdout(&ok), "Hello world");
+}
+
 // ----- nginx -----
 
 /// An nginx in front of `backend`, with a generated configuration in a temporary

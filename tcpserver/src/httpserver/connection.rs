@@ -180,9 +180,12 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
     }
 }
 
-/// `http`, or `https` for a TLS stream.
-fn stream_protocol(_stream: &IoStream) -> Protocol {
-    Protocol::Http
+/// `http`, or `https` for a TLS stream (the server completed its handshake already).
+fn stream_protocol(stream: &IoStream) -> Protocol {
+    match stream.wait_for_handshake() {
+        Ok(Some(_)) => Protocol::Https,
+        _ => Protocol::Http,
+    }
 }
 
 fn log_connection_error(ip: IpAddr, e: &hyper::Error) {
