@@ -12,8 +12,8 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_support::{RawConn, app, exchange, gzip, request, serve, within};
 use tcpserver::httpserver::{
-    Body, Delegate, HttpMessageDelegate, HttpOptions, HttpServerConnectionDelegate, Protocol,
-    RequestContext,
+    Body, BodyLimits, Delegate, HttpMessageDelegate, HttpOptions, HttpServerConnectionDelegate,
+    Protocol, RequestContext,
 };
 use tcpserver_tests::logs::LogCapture;
 
@@ -550,7 +550,10 @@ async fn manual_protocol() {
 /// Answers with the sizes of the body pieces it was handed.
 #[derive(Default)]
 struct ChunkSizes {
+    /// Requests that did not complete.
     closed: Arc<Mutex<usize>>,
+    /// Connections closed.
+    connections_closed: Arc<Mutex<usize>>,
 }
 
 struct Sizes {
@@ -567,10 +570,35 @@ impl HttpServerConnectionDelegate for ChunkSizes {
             closed: self.closed.clone(),
         }
     }
+
+    fn on_close(&self, _peer: std::net::SocketAddr) {
+        *self.connections_closed.lock().unwrap() += 1;
+    }
 }
 
 impl HttpMessageDelegate for Sizes {
     type Body = String;
+
+    async fn headers_received(
+        &mut self,
+        head: &http::request::Parts,
+        limits: &mut BodyLimits,
+    ) -> Option<Response<String>> {
+        if head.uri.path() == "/reject" {
+            let mut forbidden = Response::new("no".to_owned());
+            *forbidden.status_mut() = http::StatusCode::FORBIDDEN;
+            return Some(forbidden);
+        }
+        // Tornado's `?expected_size=N` + `set_max_body_size(N)`.
+        if let Some(n) = head
+            .uri
+            .query()
+            .and_then(|q| q.strip_prefix("expected_size="))
+        {
+            limits.set_max_body_size(n.parse().unwrap());
+        }
+        None
+    }
 
     async fn data_received(&mut self, chunk: Bytes) {
         self.sizes.push(chunk.len());
@@ -583,6 +611,14 @@ impl HttpMessageDelegate for Sizes {
     fn on_connection_close(self) {
         *self.closed.lock().unwrap() += 1;
     }
+}
+
+/// `[1, 2, 3]` -> the numbers.
+fn parse_sizes(text: &str) -> Vec<usize> {
+    text.trim_matches(|c| c == '[' || c == ']')
+        .split(", ")
+        .map(|s| s.parse().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -608,13 +644,8 @@ async fn body_pieces_are_at_most_chunk_size() {
             &[&gzip(&data)[..10], &gzip(&data)[10..]],
         ),
     ] {
-        let text = request(addr, &raw).await.text();
-        let sizes: Vec<usize> = text
-            .trim_matches(|c| c == '[' || c == ']')
-            .split(", ")
-            .map(|s| s.parse().unwrap())
-            .collect();
-        assert!(sizes.iter().all(|&s| s > 0 && s <= 16), "{text}");
+        let sizes = parse_sizes(&request(addr, &raw).await.text());
+        assert!(sizes.iter().all(|&s| s > 0 && s <= 16), "{sizes:?}");
         assert_eq!(sizes.iter().sum::<usize>(), 50);
     }
 }
@@ -725,6 +756,34 @@ async fn handler_errors_are_500_and_panics_close_only_their_connection() {
     );
     assert!(!logs.lines_with("panicked").is_empty());
     assert_eq!(request(addr, GET).await.text(), "Hello world");
+}
+
+#[tokio::test]
+async fn a_delegate_may_answer_early_and_raise_its_limit() {
+    let delegate = ChunkSizes::default();
+    let connections = delegate.connections_closed.clone();
+    let options = HttpOptions::new().max_body_size(4096).chunk_size(4096);
+    let (_server, addr) = serve(options, Delegate(delegate));
+    let r = request(addr, &post("/reject", "", &[b'a'; 100])).await;
+    assert_eq!((r.status, r.text().as_str()), (403, "no"));
+    let mut conn = RawConn::connect(addr).await;
+    for raw in [
+        post("/?expected_size=10240", "", &[b'a'; 10240]),
+        chunked("/?expected_size=10240", "", &[&[b'a'; 10240]]),
+    ] {
+        conn.send(&raw).await;
+        let sizes = parse_sizes(&conn.response().await.unwrap().text());
+        assert_eq!(sizes.iter().sum::<usize>(), 10240);
+        assert!(sizes.iter().all(|&s| s > 0 && s <= 4096), "{sizes:?}");
+    }
+    conn.send(&post("/", "", &[b'a'; 10240])).await;
+    assert_eq!(conn.response().await.unwrap().status, 413);
+    assert!(conn.closed_within(Duration::from_secs(10)).await);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while *connections.lock().unwrap() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*connections.lock().unwrap(), 2);
 }
 
 #[tokio::test]

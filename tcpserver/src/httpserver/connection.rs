@@ -121,6 +121,12 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
     type Output = ();
 
     async fn handle_stream(&self, mut stream: IoStream, address: SocketAddr) {
+        // Tells the handler the connection is over however it ends, even when the shutdown
+        // deadline aborts this task.
+        let _closed = OnClose {
+            handler: &*self.handler,
+            peer: address,
+        };
         let shutdown = stream.shutdown_signal();
         let protocol = self
             .config
@@ -176,7 +182,18 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
         if linger.load(Ordering::Relaxed) {
             linger_close(&mut stream).await;
         }
-        self.handler.on_close(address);
+    }
+}
+
+/// Calls [`Handler::on_close`] when dropped.
+struct OnClose<'a, H: Handler> {
+    handler: &'a H,
+    peer: SocketAddr,
+}
+
+impl<H: Handler> Drop for OnClose<'_, H> {
+    fn drop(&mut self) {
+        self.handler.on_close(self.peer);
     }
 }
 

@@ -65,7 +65,7 @@ pub trait HttpServerConnectionDelegate: Send + Sync + 'static {
     /// [`headers_received`](HttpMessageDelegate::headers_received).
     fn start_request(&self, context: &RequestContext) -> Self::Message;
 
-    /// Called once when a connection closes, whatever the reason.
+    /// Called once when a connection closes, however it ends (Tornado's `on_close`).
     fn on_close(&self, peer: SocketAddr) {
         let _ = peer;
     }

@@ -43,7 +43,7 @@ pub trait Handler: Send + Sync + 'static {
     /// Answers one request.
     fn call(&self, request: Request<Body>) -> Self::Future;
 
-    /// Called once when a connection closes.
+    /// Called once when a connection closes, however it ends.
     fn on_close(&self, peer: std::net::SocketAddr) {
         let _ = peer;
     }

@@ -24,6 +24,10 @@
 //! | body not read within `body_timeout` | close, no response |
 //! | the handler returns an error | `500`, then close |
 //!
+//! The stream option `max_buffer_size` (of the [`TcpServer`] or
+//! [`Launcher`](crate::Launcher)) is the default `max_body_size`, as in Tornado; hyper's
+//! own read buffer is bounded by `max_header_size` (at least 8 KiB).
+//!
 //! Graceful shutdown ([`TcpServer::shutdown`]): idle keep-alive connections close at once;
 //! a request in progress finishes and its response carries `Connection: close`; the
 //! deadline applies to the rest.

@@ -137,8 +137,10 @@ impl HttpOptions {
     ///
     /// ```
     /// use std::net::IpAddr;
-    /// let proxies: [IpAddr; 2] = ["10.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
-    /// let options = tcpserver::httpserver::HttpOptions::new().trusted_downstream(proxies);
+    /// use tcpserver::httpserver::HttpOptions;
+    ///
+    /// let options = HttpOptions::new().trusted_downstream(["10.0.0.1".parse().unwrap()]);
+    /// let options = HttpOptions::new().trusted_downstream([IpAddr::from([10, 0, 0, 1])]);
     /// ```
     pub fn trusted_downstream(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
         self.trusted_downstream = proxies.into_iter().collect();
