@@ -67,24 +67,10 @@ impl Config {
 }
 
 /// The [`StreamHandler`] of an [`HttpServer`](super::HttpServer): serves HTTP/1.x on every
-/// connection with a [`Handler`]. Give it to any [`TcpServer`](crate::TcpServer) builder
-/// (for example one with TLS).
-///
-/// # Examples
-///
-/// ```
-/// use tcpserver::TcpServer;
-/// use tcpserver::httpserver::{Body, HttpOptions, HttpStreamHandler};
-///
-/// async fn hello(_: http::Request<Body>) -> http::Response<String> {
-///     http::Response::new("Hello, world".into())
-/// }
-///
-/// let handler = HttpStreamHandler::new(hello, HttpOptions::new(), 100 << 20);
-/// let server = TcpServer::builder().max_connections(1000).build(handler);
-/// # drop(server);
-/// ```
-pub struct HttpStreamHandler<H> {
+/// connection with a [`Handler`]. Crate-private: users reach it through `HttpServer` and
+/// `Launcher::run_http` (and a second public `StreamHandler` impl would show up in the
+/// compile errors of every handler that is not one).
+pub(crate) struct HttpStreamHandler<H> {
     handler: Arc<H>,
     config: Arc<Config>,
 }
@@ -99,13 +85,9 @@ impl<H> fmt::Debug for HttpStreamHandler<H> {
 }
 
 impl<H: Handler> HttpStreamHandler<H> {
-    /// Serves `handler` with `options`; `max_buffer_size` is the default body limit (pass
-    /// the server's own, as Tornado does).
-    ///
-    /// # Examples
-    ///
-    /// See [`HttpStreamHandler`].
-    pub fn new<M>(
+    /// Serves `handler` with `options`; `max_buffer_size` is the default body limit (the
+    /// server's own, as in Tornado).
+    pub(crate) fn new<M>(
         handler: impl super::IntoHttpHandler<M, Handler = H>,
         options: HttpOptions,
         max_buffer_size: usize,

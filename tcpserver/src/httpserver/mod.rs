@@ -78,7 +78,7 @@ use std::fmt;
 use std::ops::Deref;
 
 pub use body::{Body, BodyError, BodyLimits};
-pub use connection::HttpStreamHandler;
+use connection::HttpStreamHandler;
 pub use context::{Protocol, RequestContext, RequestExt};
 pub use delegate::{Delegate, HttpMessageDelegate, HttpServerConnectionDelegate};
 pub use handler::{
