@@ -190,8 +190,6 @@ fn stream_protocol(stream: &IoStream) -> Protocol {
 fn log_connection_error(ip: IpAddr, e: &hyper::Error) {
     if e.is_parse() || e.is_parse_too_large() || e.is_parse_status() {
         tracing::info!("Malformed HTTP message from {ip}: {e}");
-    } else if e.is_timeout() {
-        tracing::debug!("closing connection from {ip}: no complete request head in time");
     } else if e.is_user() {
         // Our own refusal (a body that failed); the body logged why.
         tracing::debug!("closed connection from {ip}: {e}");
