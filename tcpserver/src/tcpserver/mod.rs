@@ -789,8 +789,10 @@ fn spawn_connection<H: StreamHandler>(
         let mut stream = match &guard.shared.tls {
             None => IoStream::from_transport(conn.transport, options, conn.peer),
             Some(tls) => {
+                // Boxed: the handshake's state is large and short-lived; inline, it would
+                // enlarge every connection's task, plain TCP included, for its whole life.
                 let handshake = tokio::select! {
-                    done = tls.accept(conn.transport, conn.peer) => done,
+                    done = Box::pin(tls.accept(conn.transport, conn.peer)) => done,
                     () = shutdown.requested() => {
                         tracing::debug!("closing {addr} mid-handshake: the server is shutting down");
                         None
