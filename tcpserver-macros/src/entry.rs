@@ -1,20 +1,21 @@
-//! `#[tcp_server]` from start to end: parse, validate, expand, on `proc_macro2` tokens so
-//! that the whole pipeline can be unit-tested.
+//! `#[tcp_server]` and `#[http_server]` from start to end: parse, validate, expand, on
+//! `proc_macro2` tokens so that the whole pipeline can be unit-tested.
 
 use proc_macro2::TokenStream;
 
+use crate::kind::Kind;
 use crate::{expand, parse, validate};
 
-/// Expands `#[tcp_server(args)] item`.
-pub(crate) fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
-    let handler_fn = match parse::handler_fn(item.clone()) {
+/// Expands `#[tcp_server(args)] item` or `#[http_server(args)] item`.
+pub(crate) fn server(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let handler_fn = match parse::handler_fn(item.clone(), kind) {
         Ok(f) => f,
         Err(e) => return expand::with_errors(item, None, e),
     };
-    let config = parse::args(args).and_then(validate::config);
-    let handler = validate::handler::check(&handler_fn);
+    let config = parse::args(args).and_then(|args| validate::config(args, kind));
+    let handler = validate::handler::check(&handler_fn, kind);
     let error = match (config, handler) {
-        (Ok(config), Ok(handler)) => return expand::server(item, &config, &handler),
+        (Ok(config), Ok(handler)) => return expand::server(kind, item, &config, &handler),
         (Err(mut error), Err(handler_error)) => {
             error.combine(handler_error);
             error

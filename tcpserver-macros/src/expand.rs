@@ -1,20 +1,29 @@
 //! Code generation: the handler, unchanged, and a `main` that hands the configuration and
-//! the handler to `tcpserver::Launcher`. Only keys the attribute gives become setter
-//! calls; every default stays in the runtime crate.
+//! the handler to `tcpserver::Launcher` (`run` for `#[tcp_server]`, `run_http` with the
+//! `HttpOptions` for `#[http_server]`). Only keys the attribute gives become setter calls;
+//! every default stays in the runtime crate.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::{LitInt, LitStr};
 
+use crate::kind::Kind;
 use crate::parse::HandlerFn;
 use crate::validate::handler::{self, Handler};
+use crate::validate::http::{HttpConfig, Protocol};
 use crate::validate::value::Spanned;
 use crate::validate::{Config, Family, Runtime, Tls, TlsIdentity};
 
 /// The handler as written, then `fn main`.
-pub(crate) fn server(item: TokenStream, config: &Config, handler: &Handler) -> TokenStream {
+pub(crate) fn server(
+    kind: Kind,
+    item: TokenStream,
+    config: &Config,
+    handler: &Handler,
+) -> TokenStream {
     let krate = config
         .crate_path
         .as_ref()
@@ -23,6 +32,13 @@ pub(crate) fn server(item: TokenStream, config: &Config, handler: &Handler) -> T
     let setters = setters(config, &krate);
     let about = handler.about.as_deref().map(|about| quote!(.about(#about)));
     let ident = &handler.ident;
+    let run = match kind {
+        Kind::Tcp => quote!(.run(#ident)),
+        Kind::Http => {
+            let options = http_options(&config.http, &krate);
+            quote!(.run_http(#options, #ident))
+        }
+    };
     quote! {
         #item
 
@@ -30,7 +46,7 @@ pub(crate) fn server(item: TokenStream, config: &Config, handler: &Handler) -> T
             #krate::Launcher::new(#port)
                 #setters
                 #about
-                .run(#ident)
+                #run
         }
     }
 }
@@ -56,7 +72,7 @@ fn setters(config: &Config, krate: &TokenStream) -> TokenStream {
         call(quote!(.backlog(#backlog)));
     }
     if let Some(reuse_port) = &config.reuse_port {
-        let reuse_port = syn::LitBool::new(reuse_port.value, located(reuse_port));
+        let reuse_port = boolean(reuse_port);
         call(quote!(.reuse_port(#reuse_port)));
     }
     if let Some(processes) = &config.processes {
@@ -100,6 +116,73 @@ fn setters(config: &Config, krate: &TokenStream) -> TokenStream {
     calls
 }
 
+/// `HttpOptions::new()` with one setter call per HTTP option given, in the documentation's
+/// order.
+fn http_options(http: &HttpConfig, krate: &TokenStream) -> TokenStream {
+    let mut options = quote!(#krate::httpserver::HttpOptions::new());
+    let mut call = |tokens: TokenStream| options.extend(tokens);
+    if let Some(yes) = &http.no_keep_alive {
+        let yes = boolean(yes);
+        call(quote!(.no_keep_alive(#yes)));
+    }
+    if let Some(yes) = &http.xheaders {
+        let yes = boolean(yes);
+        call(quote!(.xheaders(#yes)));
+    }
+    if let Some(proxies) = &http.trusted_downstream {
+        let proxies = proxies.value.iter().map(ip_address);
+        call(quote!(.trusted_downstream([#(#proxies),*])));
+    }
+    if let Some(protocol) = &http.protocol {
+        let variant = match protocol.value {
+            Protocol::Http => quote!(Http),
+            Protocol::Https => quote!(Https),
+        };
+        call(quote!(.protocol(#krate::httpserver::Protocol::#variant)));
+    }
+    if let Some(yes) = &http.decompress_request {
+        let yes = boolean(yes);
+        call(quote!(.decompress_request(#yes)));
+    }
+    if let Some(bytes) = &http.chunk_size {
+        let bytes = int(bytes);
+        call(quote!(.chunk_size(#bytes)));
+    }
+    if let Some(bytes) = &http.max_header_size {
+        let bytes = int(bytes);
+        call(quote!(.max_header_size(#bytes)));
+    }
+    if let Some(timeout) = &http.idle_connection_timeout {
+        let timeout = duration(timeout.value);
+        call(quote!(.idle_connection_timeout(#timeout)));
+    }
+    if let Some(timeout) = &http.body_timeout {
+        let timeout = duration(timeout.value);
+        call(quote!(.body_timeout(#timeout)));
+    }
+    if let Some(bytes) = &http.max_body_size {
+        let bytes = int(bytes);
+        call(quote!(.max_body_size(#bytes)));
+    }
+    options
+}
+
+/// An address checked at compile time, built without parsing at run time:
+/// `IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))`.
+fn ip_address(address: &Spanned<IpAddr>) -> TokenStream {
+    let span = located(address);
+    match address.value {
+        IpAddr::V4(v4) => {
+            let octets = v4.octets().map(|o| LitInt::new(&o.to_string(), span));
+            quote!(::std::net::IpAddr::V4(::std::net::Ipv4Addr::new(#(#octets),*)))
+        }
+        IpAddr::V6(v6) => {
+            let segments = v6.segments().map(|s| LitInt::new(&format!("{s:#x}"), span));
+            quote!(::std::net::IpAddr::V6(::std::net::Ipv6Addr::new(#(#segments),*)))
+        }
+    }
+}
+
 fn tls_calls(tls: &Tls) -> TokenStream {
     let identity = match &tls.identity {
         TlsIdentity::Pem(pem) => {
@@ -130,6 +213,10 @@ fn int(value: &Spanned<u64>) -> LitInt {
 
 fn string(value: &Spanned<String>) -> LitStr {
     LitStr::new(&value.value, located(value))
+}
+
+fn boolean(value: &Spanned<bool>) -> syn::LitBool {
+    syn::LitBool::new(value.value, located(value))
 }
 
 fn duration(d: Duration) -> TokenStream {
@@ -179,7 +266,11 @@ mod tests {
     use super::*;
 
     fn expand(args: TokenStream, item: TokenStream) -> String {
-        crate::entry::tcp_server(args, item).to_string()
+        crate::entry::server(Kind::Tcp, args, item).to_string()
+    }
+
+    fn expand_http(args: TokenStream, item: TokenStream) -> String {
+        crate::entry::server(Kind::Http, args, item).to_string()
     }
 
     fn squash(tokens: TokenStream) -> String {
@@ -315,6 +406,100 @@ mod tests {
             out.ends_with(&squash(quote!(fn main() { #[allow(dead_code)] #item }))),
             "{out}"
         );
+    }
+
+    #[test]
+    fn http_minimal() {
+        let item = quote!(
+            async fn hello(r: Request<Body>) -> Response<String> {}
+        );
+        assert_eq!(
+            expand_http(quote!(port = 8080), item.clone()),
+            squash(quote! {
+                #item
+                fn main() -> ::std::process::ExitCode {
+                    ::tcpserver::Launcher::new(8080)
+                        .run_http(::tcpserver::httpserver::HttpOptions::new(), hello)
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn every_http_option_becomes_one_setter() {
+        let item = quote! {
+            /// Says hello.
+            async fn hello(r: Request<Body>) -> Result<Response<String>, E> {}
+        };
+        let args = quote! {
+            port = 8443, processes = 0, tls = "s.pem", max_buffer_size = "1MiB",
+            no_keep_alive = false, xheaders = true,
+            trusted_downstream = ["10.0.0.1", "::1", "2001:db8::ff00:42:8329"],
+            protocol = "https", decompress_request = true, chunk_size = "16KiB",
+            max_header_size = 8192, idle_connection_timeout = "75s", body_timeout = 0.5,
+            max_body_size = "10MiB", crate = "my::server",
+        };
+        assert_eq!(
+            expand_http(args, item.clone()),
+            squash(quote! {
+                #item
+                fn main() -> ::std::process::ExitCode {
+                    my::server::Launcher::new(8443)
+                        .processes(0)
+                        .tls("s.pem")
+                        .max_buffer_size(1048576)
+                        .about("Says hello.")
+                        .run_http(
+                            my::server::httpserver::HttpOptions::new()
+                                .no_keep_alive(false)
+                                .xheaders(true)
+                                .trusted_downstream([
+                                    ::std::net::IpAddr::V4(::std::net::Ipv4Addr::new(10, 0, 0, 1)),
+                                    ::std::net::IpAddr::V6(::std::net::Ipv6Addr::new(
+                                        0x0, 0x0, 0x0, 0x0, 0x0, 0x0, 0x0, 0x1
+                                    )),
+                                    ::std::net::IpAddr::V6(::std::net::Ipv6Addr::new(
+                                        0x2001, 0xdb8, 0x0, 0x0, 0x0, 0xff00, 0x42, 0x8329
+                                    ))
+                                ])
+                                .protocol(my::server::httpserver::Protocol::Https)
+                                .decompress_request(true)
+                                .chunk_size(16384)
+                                .max_header_size(8192)
+                                .idle_connection_timeout(::std::time::Duration::from_secs(75u64))
+                                .body_timeout(::std::time::Duration::from_millis(500u64))
+                                .max_body_size(10485760),
+                            hello
+                        )
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn bad_http_attribute_keeps_the_function_and_stubs_main() {
+        let item = quote!(
+            async fn hello(r: Request<Body>) -> Response<String> {}
+        );
+        let out = expand_http(quote!(port = 8080, protocol = "ftp"), item.clone());
+        assert!(out.starts_with(":: core :: compile_error !"), "{out}");
+        assert!(out.contains("unknown protocol"), "{out}");
+        assert!(
+            out.ends_with(&squash(quote!(#[allow(dead_code)] #item fn main() {}))),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn http_option_on_tcp_server() {
+        let out = expand(
+            quote!(port = 1, xheaders = true),
+            quote!(
+                async fn h(s: IoStream, a: SocketAddr) {}
+            ),
+        );
+        assert!(out.contains("is an HTTP option"), "{out}");
+        assert!(!out.contains("run_http"), "{out}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The keys the attribute accepts, each with an example of how to write it. One table, so
+//! The keys the attributes accept, each with an example of how to write it. One table, so
 //! that the "unknown key" message, the "needs a value" message and the validation agree.
+//! `#[http_server]` accepts every key of `#[tcp_server]` and the HTTP options.
 
-/// A key of `#[tcp_server(...)]`.
+/// A key of `#[tcp_server(...)]` or `#[http_server(...)]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Key {
     /// The key as written in the attribute.
@@ -49,6 +50,67 @@ pub(crate) const SERVER_KEYS: &[Key] = &[
     CRATE,
 ];
 
+pub(crate) const NO_KEEP_ALIVE: Key = key("no_keep_alive", "no_keep_alive = true");
+pub(crate) const XHEADERS: Key = key("xheaders", "xheaders = true");
+pub(crate) const TRUSTED_DOWNSTREAM: Key = key(
+    "trusted_downstream",
+    r#"trusted_downstream = ["10.0.0.1", "::1"]"#,
+);
+pub(crate) const PROTOCOL: Key = key("protocol", r#"protocol = "https""#);
+pub(crate) const DECOMPRESS_REQUEST: Key = key("decompress_request", "decompress_request = true");
+pub(crate) const CHUNK_SIZE: Key = key("chunk_size", r#"chunk_size = "64KiB""#);
+pub(crate) const MAX_HEADER_SIZE: Key = key("max_header_size", r#"max_header_size = "16KiB""#);
+pub(crate) const IDLE_CONNECTION_TIMEOUT: Key = key(
+    "idle_connection_timeout",
+    r#"idle_connection_timeout = "75s""#,
+);
+pub(crate) const BODY_TIMEOUT: Key = key("body_timeout", r#"body_timeout = "30s""#);
+pub(crate) const MAX_BODY_SIZE: Key = key("max_body_size", r#"max_body_size = "10MiB""#);
+
+/// The HTTP options, Tornado's `HTTPServer` arguments: keys of `#[http_server(...)]` only.
+pub(crate) const HTTP_ONLY_KEYS: &[Key] = &[
+    NO_KEEP_ALIVE,
+    XHEADERS,
+    TRUSTED_DOWNSTREAM,
+    PROTOCOL,
+    DECOMPRESS_REQUEST,
+    CHUNK_SIZE,
+    MAX_HEADER_SIZE,
+    IDLE_CONNECTION_TIMEOUT,
+    BODY_TIMEOUT,
+    MAX_BODY_SIZE,
+];
+
+/// Every key of `#[http_server(...)]`: [`SERVER_KEYS`], then [`HTTP_ONLY_KEYS`] (a unit test
+/// keeps the three lists in step).
+pub(crate) const HTTP_SERVER_KEYS: &[Key] = &[
+    PORT,
+    ADDRESS,
+    FAMILY,
+    BACKLOG,
+    REUSE_PORT,
+    PROCESSES,
+    MAX_RESTARTS,
+    TLS,
+    MAX_BUFFER_SIZE,
+    READ_CHUNK_SIZE,
+    MAX_CONNECTIONS,
+    SHUTDOWN_TIMEOUT,
+    RUNTIME,
+    WORKER_THREADS,
+    CRATE,
+    NO_KEEP_ALIVE,
+    XHEADERS,
+    TRUSTED_DOWNSTREAM,
+    PROTOCOL,
+    DECOMPRESS_REQUEST,
+    CHUNK_SIZE,
+    MAX_HEADER_SIZE,
+    IDLE_CONNECTION_TIMEOUT,
+    BODY_TIMEOUT,
+    MAX_BODY_SIZE,
+];
+
 pub(crate) const TLS_PEM: Key = key("pem", r#"tls(pem = "server.pem")"#);
 pub(crate) const TLS_CERT: Key = key("cert", r#"tls(cert = "cert.pem", key = "key.pem")"#);
 pub(crate) const TLS_KEY: Key = key("key", r#"tls(cert = "cert.pem", key = "key.pem")"#);
@@ -75,6 +137,16 @@ const ALIASES: &[(&str, Key)] = &[
     ("core_threads", WORKER_THREADS),
     ("connections", MAX_CONNECTIONS),
     ("timeout", SHUTDOWN_TIMEOUT),
+    ("trusted_proxies", TRUSTED_DOWNSTREAM),
+    ("trusted_proxy", TRUSTED_DOWNSTREAM),
+    ("scheme", PROTOCOL),
+    ("gzip", DECOMPRESS_REQUEST),
+    ("decompress", DECOMPRESS_REQUEST),
+    ("idle_timeout", IDLE_CONNECTION_TIMEOUT),
+    ("keep_alive_timeout", IDLE_CONNECTION_TIMEOUT),
+    ("max_body", MAX_BODY_SIZE),
+    ("max_request_size", MAX_BODY_SIZE),
+    ("body_limit", MAX_BODY_SIZE),
 ];
 
 /// Looks a key up by name.
@@ -97,6 +169,17 @@ pub(crate) fn unknown(keys: &[Key], name: &str, context: &str) -> String {
         ),
         None => format!("unknown key `{name}`{context}; expected one of: {list}"),
     }
+}
+
+/// The message for an HTTP option given to `#[tcp_server]`, or `None` if `name` is not one.
+pub(crate) fn http_only(name: &str) -> Option<String> {
+    let key = find(HTTP_ONLY_KEYS, name)?;
+    Some(format!(
+        "`{name}` is an HTTP option, a key of `#[http_server]`; `#[tcp_server]` serves raw \
+         connections. Remove `{name}`, or serve HTTP: write `#[http_server(..., {})]` on \
+         `async fn handle(request: Request<Body>) -> Response<String>`",
+        key.example
+    ))
 }
 
 fn suggestion(keys: &[Key], name: &str) -> Option<Key> {
@@ -158,6 +241,49 @@ mod tests {
         assert_eq!(suggestion(TLS_KEYS, "certificate"), None);
         assert_eq!(suggestion(TLS_KEYS, "certs"), Some(TLS_CERT));
         assert_eq!(suggestion(SERVER_KEYS, "x"), None);
+    }
+
+    #[test]
+    fn http_keys_are_the_server_keys_then_the_http_options() {
+        let both: Vec<Key> = SERVER_KEYS.iter().chain(HTTP_ONLY_KEYS).copied().collect();
+        assert_eq!(HTTP_SERVER_KEYS, both.as_slice());
+        for key in HTTP_ONLY_KEYS {
+            assert_eq!(find(SERVER_KEYS, key.name), None, "{}", key.name);
+        }
+    }
+
+    #[test]
+    fn http_suggestions() {
+        assert_eq!(suggestion(HTTP_SERVER_KEYS, "xheader"), Some(XHEADERS));
+        assert_eq!(
+            suggestion(HTTP_SERVER_KEYS, "trusted_proxies"),
+            Some(TRUSTED_DOWNSTREAM)
+        );
+        assert_eq!(
+            suggestion(HTTP_SERVER_KEYS, "max_body"),
+            Some(MAX_BODY_SIZE)
+        );
+        assert_eq!(
+            suggestion(HTTP_SERVER_KEYS, "body_limit"),
+            Some(MAX_BODY_SIZE)
+        );
+        // An alias whose key the attribute lacks suggests nothing.
+        assert_eq!(suggestion(SERVER_KEYS, "scheme"), None);
+    }
+
+    #[test]
+    fn http_options_on_tcp_server_point_to_http_server() {
+        let message = http_only("xheaders").unwrap();
+        assert!(
+            message.starts_with("`xheaders` is an HTTP option"),
+            "{message}"
+        );
+        assert!(
+            message.contains("`#[http_server(..., xheaders = true)]`"),
+            "{message}"
+        );
+        assert_eq!(http_only("port"), None);
+        assert_eq!(http_only("colour"), None);
     }
 
     #[test]

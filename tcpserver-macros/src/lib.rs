@@ -1,13 +1,15 @@
-//! The `#[tcp_server]` attribute of `tcpserver`: one attribute on one async function
-//! generates a whole server binary.
+//! The `#[tcp_server]` and `#[http_server]` attributes of `tcpserver`: one attribute on one
+//! async function generates a whole server binary.
 //!
-//! Use it through the runtime crate, as [`tcpserver::tcp_server`](macro@tcp_server); this
-//! crate only generates code. Like tokio-macros it is built in three steps on
-//! `proc_macro2` tokens, each in its own module and unit-tested there: `parse` (syntax
-//! only), `validate` (typed values that remember where they were written, then checks
-//! across keys), `expand` (the handler unchanged, plus a `main` that calls
-//! `tcpserver::Launcher`). Everything the generated code does is a call to the runtime
-//! crate's public API; no server logic lives here.
+//! Use them through the runtime crate, as [`tcpserver::tcp_server`](macro@tcp_server) and
+//! [`tcpserver::http_server`](macro@http_server); this crate only generates code. Like
+//! tokio-macros it is built in three steps on `proc_macro2` tokens, each in its own module
+//! and unit-tested there: `parse` (syntax only), `validate` (typed values that remember
+//! where they were written, then checks across keys), `expand` (the handler unchanged,
+//! plus a `main` that calls `tcpserver::Launcher`). The two attributes share all three;
+//! `kind` holds what differs (the keys, the handler's signature). Everything the
+//! generated code does is a call to the runtime crate's public API; no server logic lives
+//! here.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
@@ -15,10 +17,13 @@
 mod entry;
 mod expand;
 mod keys;
+mod kind;
 mod parse;
 mod validate;
 
 use proc_macro::TokenStream;
+
+use kind::Kind;
 
 /// Turns an async connection handler into a whole server binary.
 ///
@@ -211,7 +216,209 @@ use proc_macro::TokenStream;
 /// ```
 #[proc_macro_attribute]
 pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
-    entry::tcp_server(args.into(), item.into()).into()
+    entry::server(Kind::Tcp, args.into(), item.into()).into()
+}
+
+/// Turns an async request handler into a whole HTTP server binary: Tornado's `HTTPServer`
+/// behind [`#[tcp_server]`](macro@tcp_server)'s front door.
+///
+/// ```no_run
+/// use http::{Request, Response};
+/// use tcpserver::http_server;
+/// use tcpserver::httpserver::Body;
+///
+/// /// Hello, world over HTTP.
+/// #[http_server(port = 8080)]
+/// async fn hello(_request: Request<Body>) -> Response<String> {
+///     Response::new("Hello, world".to_owned())
+/// }
+/// ```
+///
+/// Everything [`#[tcp_server]`](macro@tcp_server) says about the program holds here: it
+/// goes at the crate root of a binary in place of `fn main`; the program parses
+/// command-line overrides (`--help` lists them with the compiled-in defaults), logs,
+/// binds (`listening on ADDR`), forks when `processes != 1`, builds a runtime per
+/// process, and on SIGTERM or SIGINT shuts down gracefully and exits 0. For HTTP, a
+/// graceful shutdown closes idle keep-alive connections at once and lets requests in
+/// progress finish, their responses carrying `Connection: close`.
+///
+/// # The handler
+///
+/// `async fn name(request: Request<Body>)`, returning `Response<B>` or
+/// `Result<Response<B>, E>`: `Request` and `Response` are the `http` crate's, `Body` is
+/// `tcpserver::httpserver::Body` (the request body, streamed, with the body options
+/// applied), `B` any HTTP body (`String`, `http_body_util::Full<Bytes>`, ...),
+/// and `E` any error convertible to `Box<dyn Error + Send + Sync>`. The server calls it
+/// once per request; an `Err` is answered `500 Internal Server Error` and logged with the
+/// client's address. The request carries a `tcpserver::httpserver::RequestContext`
+/// extension (the client's IP and the protocol, after `xheaders`); the
+/// `tcpserver::httpserver::RequestExt` methods read it.
+///
+/// As with `#[tcp_server]`, the function is emitted unchanged and stays callable from
+/// tests, the first paragraph of its doc comment becomes the `--help` description, and
+/// types are checked by the last segment of their path (`Request`, `Body`, `Response`,
+/// `Result`), so name them rather than use aliases.
+///
+/// An axum `Router`, a tower or hyper service, or a streaming delegate is not a function:
+/// serve those with the runtime API, `tcpserver::Launcher::run_http` (below), which takes
+/// every handler `tcpserver::httpserver::IntoHttpHandler` accepts.
+///
+/// # Keys
+///
+/// Every key of [`#[tcp_server]`](macro@tcp_server), with the same values and defaults:
+/// `port` (required), `address`, `family`, `backlog`, `reuse_port`, `processes`,
+/// `max_restarts`, `tls` / `tls(cert, key, client_ca, pem)`, `max_buffer_size`,
+/// `read_chunk_size`, `max_connections`, `shutdown_timeout`, `runtime`,
+/// `worker_threads`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
+/// Every key is optional except `port`, a key left out keeps the runtime's default, and
+/// every key can be overridden when the program starts with the flag in the last column.
+///
+/// | key | value | default | flag |
+/// |---|---|---|---|
+/// | `port` | integer, 0 to 65535; 0 picks a free port | required | `--port` |
+/// | `address` | string: an IP address or a host name | all interfaces | `--address` |
+/// | `family` | `"unspec"`, `"ipv4"` or `"ipv6"` | `"unspec"` | `--family` |
+/// | `backlog` | integer | 128 | `--backlog` |
+/// | `reuse_port` | `true` or `false` | `false` | `--reuse-port` |
+/// | `processes` | integer; 0 means one per CPU | 1 (no fork) | `--processes` |
+/// | `max_restarts` | integer | 100 | `--max-restarts` |
+/// | `tls` | `"chain-and-key.pem"`, or `tls(cert = "..", key = "..", client_ca = "..")` | plain HTTP | `--tls`, `--tls-cert`, `--tls-key`, `--tls-client-ca` |
+/// | `max_buffer_size` | bytes: integer, or string with a unit (`"1MiB"`) | 100 MiB | `--max-buffer-size` |
+/// | `read_chunk_size` | bytes; at most half of `max_buffer_size` | 64 KiB | `--read-chunk-size` |
+/// | `max_connections` | integer; 0 means no limit | 0 | `--max-connections` |
+/// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"2m"`) | 30 s | `--shutdown-timeout` |
+/// | `runtime` | `"multi_thread"` or `"current_thread"` | multi-thread with one process, current-thread in each forked worker | `--runtime` |
+/// | `worker_threads` | integer, at least 1 | one per CPU | `--worker-threads` |
+/// | `crate` | string: the path of the `tcpserver` crate | `"tcpserver"` | — |
+/// | `no_keep_alive` | `true` or `false`: close the connection after every response | `false` | `--no-keep-alive` |
+/// | `xheaders` | `true` or `false`: take the client's address and the scheme from `X-Real-Ip` / `X-Forwarded-For` and `X-Scheme` / `X-Forwarded-Proto` (behind a reverse proxy only) | `false` | `--xheaders` |
+/// | `trusted_downstream` | array of IP address strings, `["10.0.0.1", "::1"]`: proxies skipped while walking `X-Forwarded-For`; needs `xheaders = true` | none | `--trusted-downstream` |
+/// | `protocol` | `"http"` or `"https"`: the scheme requests are said to arrive over | `"https"` over TLS, else `"http"` | `--protocol` |
+/// | `decompress_request` | `true` or `false`: inflate request bodies sent with `Content-Encoding: gzip` | `false` | `--decompress-request` |
+/// | `chunk_size` | bytes: the largest piece of request body handed over at once | 64 KiB | `--chunk-size` |
+/// | `max_header_size` | bytes: the largest request head, answered `431` past it | 64 KiB | `--max-header-size` |
+/// | `idle_connection_timeout` | duration, above 0: how long a connection may wait for the whole head of its next request | 3600 s | `--idle-connection-timeout` |
+/// | `body_timeout` | duration, above 0: how long reading one request body may take | no limit | `--body-timeout` |
+/// | `max_body_size` | bytes: the largest request body, answered `413` past it | `max_buffer_size` | `--max-body-size` |
+///
+/// Sizes and durations are written as for `#[tcp_server]`: a byte count is an integer or
+/// a string with a unit (`B`, `k`/`KiB`, `M`/`MiB`, `G`/`GiB`, powers of 1024), at least 1
+/// and at most 4294967295; a duration is seconds (`30`, `1.5`) or a string with a unit
+/// (`"500ms"`, `"30s"`, `"2m"`). Each address of `trusted_downstream` is checked when the
+/// program compiles: standard IPv4 or IPv6 text, no host names, no networks.
+///
+/// Keys are checked against each other as for `#[tcp_server]`, and `trusted_downstream`
+/// needs `xheaders = true` (Tornado reads it only then).
+///
+/// # Examples
+///
+/// Behind a reverse proxy on the same host, one worker per CPU, with small request
+/// limits:
+///
+/// ```no_run
+/// use http::{Request, Response};
+/// use tcpserver::http_server;
+/// use tcpserver::httpserver::{Body, RequestExt};
+///
+/// #[http_server(
+///     port = 8080,
+///     address = "127.0.0.1",
+///     processes = 0,
+///     xheaders = true,
+///     trusted_downstream = ["127.0.0.1", "::1"],
+///     max_header_size = "16KiB",
+///     max_body_size = "1MiB",
+///     body_timeout = "30s",
+/// )]
+/// async fn whoami(request: Request<Body>) -> Response<String> {
+///     match request.context() {
+///         Some(client) => Response::new(format!("{} {}\n", client.remote_ip(), client.protocol())),
+///         None => Response::new("unknown\n".to_owned()),
+///     }
+/// }
+/// ```
+///
+/// What the attribute generates for it, and how to write the same program without the
+/// attribute:
+///
+/// ```no_run
+/// # use http::{Request, Response};
+/// # use tcpserver::httpserver::Body;
+/// # async fn whoami(request: Request<Body>) -> Response<String> {
+/// #     Response::new(String::new())
+/// # }
+/// fn main() -> std::process::ExitCode {
+///     tcpserver::Launcher::new(8080)
+///         .address("127.0.0.1")
+///         .processes(0)
+///         .run_http(
+///             tcpserver::httpserver::HttpOptions::new()
+///                 .xheaders(true)
+///                 .trusted_downstream([
+///                     std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1)),
+///                     std::net::IpAddr::V6(std::net::Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1)),
+///                 ])
+///                 .max_header_size(16384)
+///                 .max_body_size(1048576)
+///                 .body_timeout(std::time::Duration::from_secs(30)),
+///             whoami,
+///         )
+/// }
+/// ```
+///
+/// A handler that reads the body and can fail, over TLS, with the crate renamed:
+///
+/// ```no_run
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::BodyExt;
+/// use tcpserver as server;
+/// use server::httpserver::Body;
+///
+/// #[server::http_server(port = 8443, tls = "certs/server.pem", decompress_request = true, crate = "server")]
+/// async fn upload(request: Request<Body>) -> Result<Response<String>, server::httpserver::BodyError> {
+///     let body = request.into_body().collect().await?.to_bytes();
+///     let mut response = Response::new(format!("{} bytes\n", body.len()));
+///     *response.status_mut() = StatusCode::CREATED;
+///     Ok(response)
+/// }
+/// ```
+///
+/// The handler stays an ordinary function, so a test calls it with a request it builds:
+///
+/// ```
+/// use http::{Request, Response};
+/// use tcpserver::http_server;
+/// use tcpserver::httpserver::Body;
+///
+/// #[http_server(port = 8080)]
+/// async fn hello(_request: Request<Body>) -> Response<String> {
+///     Response::new("Hello, world".to_owned())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn test() {
+/// // In `#[cfg(test)] mod tests`, under `#[tokio::test]`:
+/// let response = hello(Request::new(Body::empty())).await;
+/// assert_eq!(response.body(), "Hello, world");
+/// # }
+/// # test();
+/// ```
+///
+/// # Errors
+///
+/// As for `#[tcp_server]`: a compile error on the offending token, saying what to write;
+/// the handler is still emitted, so the macro's message is the only one:
+///
+/// ```text
+/// error: "10.0.0.256" is not an IP address: `trusted_downstream` takes IPv4 or IPv6 addresses (not host names), like `"10.0.0.1"` or `"::1"`
+///  --> src/main.rs:5:67
+///   |
+/// 5 | #[http_server(port = 8080, xheaders = true, trusted_downstream = ["10.0.0.256"])]
+///   |                                                                   ^^^^^^^^^^^^
+/// ```
+#[proc_macro_attribute]
+pub fn http_server(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::server(Kind::Http, args.into(), item.into()).into()
 }
 
 /// `Result::unwrap_err` for values without `Debug`: syn's types have it only with syn's

@@ -9,6 +9,8 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, Ident, Lit, Signature, Token, Visibility, braced, token};
 
+use crate::kind::Kind;
+
 /// One entry of the attribute.
 #[derive(Clone)]
 pub(crate) struct Arg {
@@ -121,7 +123,7 @@ impl Parse for HandlerFn {
 }
 
 /// Parses the item under the attribute, or says what it should have been.
-pub(crate) fn handler_fn(item: TokenStream) -> syn::Result<HandlerFn> {
+pub(crate) fn handler_fn(item: TokenStream, kind: Kind) -> syn::Result<HandlerFn> {
     let first = item
         .clone()
         .into_iter()
@@ -130,8 +132,11 @@ pub(crate) fn handler_fn(item: TokenStream) -> syn::Result<HandlerFn> {
     syn::parse2(item).map_err(|_| {
         syn::Error::new(
             first,
-            "`#[tcp_server]` goes on an async function: \
-             `async fn handle(stream: IoStream, addr: SocketAddr)`",
+            format!(
+                "`{}` goes on an async function: {}",
+                kind.attribute(),
+                kind.signature()
+            ),
         )
     })
 }
@@ -202,10 +207,13 @@ mod tests {
 
     #[test]
     fn handler_signature() {
-        let f = handler_fn(quote! {
-            /// Doc.
-            pub async fn echo(stream: IoStream, addr: SocketAddr) -> Result<(), E> { body!() }
-        })
+        let f = handler_fn(
+            quote! {
+                /// Doc.
+                pub async fn echo(stream: IoStream, addr: SocketAddr) -> Result<(), E> { body!() }
+            },
+            Kind::Tcp,
+        )
         .unwrap();
         assert_eq!(f.sig.ident, "echo");
         assert_eq!(f.attrs.len(), 1);
@@ -213,9 +221,20 @@ mod tests {
 
     #[test]
     fn not_a_function() {
-        let err = crate::expect_err(handler_fn(quote!(
+        let item = quote!(
             struct S;
-        )));
-        assert!(err.to_string().contains("goes on an async function"));
+        );
+        let err = crate::expect_err(handler_fn(item.clone(), Kind::Tcp)).to_string();
+        assert_eq!(
+            err,
+            "`#[tcp_server]` goes on an async function: \
+             `async fn handle(stream: IoStream, addr: SocketAddr)`"
+        );
+        let err = crate::expect_err(handler_fn(item, Kind::Http)).to_string();
+        assert_eq!(
+            err,
+            "`#[http_server]` goes on an async function: \
+             `async fn handle(request: Request<Body>) -> Response<String>`"
+        );
     }
 }

@@ -15,7 +15,20 @@
 //! }
 //! ```
 //!
-//! [`tcp_server`](macro@tcp_server) documents every key of the attribute.
+//! [`tcp_server`](macro@tcp_server) documents every key of the attribute. Its HTTP twin,
+//! [`http_server`](macro@http_server), does the same for an async request handler, with
+//! Tornado's `HTTPServer` options as further keys:
+//!
+//! ```no_run
+//! use http::{Request, Response};
+//! use tcpserver::http_server;
+//! use tcpserver::httpserver::Body;
+//!
+//! #[http_server(port = 8080, xheaders = true)]
+//! async fn hello(_request: Request<Body>) -> Response<String> {
+//!     Response::new("Hello, world".to_owned())
+//! }
+//! ```
 //!
 //! Modules follow Tornado's, so a Tornado user finds things where they expect them:
 //! [`netutil`], [`process`], [`iostream`], [`tcpserver`](mod@tcpserver), [`tls`],
@@ -40,5 +53,7 @@ pub use httpserver::HttpServer;
 pub use iostream::IoStream;
 pub use launch::Launcher;
 pub use tcpserver::{HandlerResult, ShutdownSignal, StreamHandler, TcpServer};
+#[doc(inline)]
+pub use tcpserver_macros::http_server;
 #[doc(inline)]
 pub use tcpserver_macros::tcp_server;

@@ -1,16 +1,20 @@
-//! The handler's signature: `async fn name(stream: IoStream, addr: SocketAddr)` returning
-//! `()` or `Result<(), E>`. Types are matched loosely, by the last segment of their path,
-//! so that `tcpserver::IoStream`, an imported `IoStream` and `std::net::SocketAddr` all
-//! pass; the compiler checks the real types when the generated `main` hands the handler to
-//! the runtime.
+//! The handler's signature. For `#[tcp_server]`: `async fn name(stream: IoStream, addr:
+//! SocketAddr)` returning `()` or `Result<(), E>`; for `#[http_server]` the request handler
+//! of [`http`]. Types are matched loosely, by the last segment of their path, so that
+//! `tcpserver::IoStream`, an imported `IoStream` and `std::net::SocketAddr` all pass; the
+//! compiler checks the real types when the generated `main` hands the handler to the
+//! runtime.
+
+mod http;
 
 use quote::ToTokens;
 use syn::{
-    Attribute, Expr, FnArg, GenericArgument, Ident, Lit, Meta, PathArguments, ReturnType, Safety,
-    Signature, Type,
+    Attribute, Expr, FnArg, GenericArgument, Ident, Lit, Meta, PathArguments, PathSegment,
+    ReturnType, Safety, Signature, Type,
 };
 
 use super::Errors;
+use crate::kind::Kind;
 use crate::parse::HandlerFn;
 
 /// What the expansion needs to know about a valid handler.
@@ -22,16 +26,15 @@ pub(crate) struct Handler {
     pub(crate) about: Option<String>,
 }
 
-const SIGNATURE: &str = "`async fn handle(stream: IoStream, addr: SocketAddr)`";
-
 /// Checks the signature; every problem is reported, each on its own tokens.
-pub(crate) fn check(f: &HandlerFn) -> syn::Result<Handler> {
+pub(crate) fn check(f: &HandlerFn, kind: Kind) -> syn::Result<Handler> {
     let sig = &f.sig;
+    let (attribute, signature) = (kind.attribute(), kind.signature());
     let mut errors = Errors::default();
     if sig.asyncness.is_none() {
         errors.push(syn::Error::new_spanned(
             sig.fn_token,
-            format!("the `async` keyword is missing from the handler; write {SIGNATURE}"),
+            format!("the `async` keyword is missing from the handler; write {signature}"),
         ));
     }
     if let Safety::Unsafe(token) = &sig.safety {
@@ -49,19 +52,49 @@ pub(crate) fn check(f: &HandlerFn) -> syn::Result<Handler> {
     if sig.ident == "main" {
         errors.push(syn::Error::new_spanned(
             &sig.ident,
-            "the handler cannot be called `main`: `#[tcp_server]` generates `fn main` \
-             itself; rename the handler, e.g. `async fn handle(...)`",
+            format!(
+                "the handler cannot be called `main`: `{attribute}` generates `fn main` \
+                 itself; rename the handler, e.g. `async fn handle(...)`"
+            ),
         ));
     }
-    let generic = "a handler cannot be generic: the server calls it with an `IoStream` and a \
-                   `SocketAddr`; remove the generic parameters and name the types";
+    let called_with = match kind {
+        Kind::Tcp => "an `IoStream` and a `SocketAddr`",
+        Kind::Http => "an `http::Request<Body>`",
+    };
+    let generic = format!(
+        "a handler cannot be generic: the server calls it with {called_with}; remove the \
+         generic parameters and name the types"
+    );
     if !sig.generics.params.is_empty() {
         errors.push(syn::Error::new_spanned(&sig.generics, generic));
     } else if let Some(where_clause) = &sig.generics.where_clause {
         errors.push(syn::Error::new_spanned(where_clause, generic));
     }
-    check_inputs(sig, &mut errors);
-    check_output(&sig.output, &mut errors);
+    // A handler written for the other attribute gets one error naming the fix; its return
+    // type fits that attribute, so it is not reported.
+    let other_attribute = for_the_other_attribute(sig, kind);
+    if let Some(receiver) = sig.receiver() {
+        errors.push(syn::Error::new_spanned(
+            receiver,
+            format!(
+                "a handler cannot take `self`: `{attribute}` goes on a free function, \
+                 not a method; move it out of the `impl` block as {signature}"
+            ),
+        ));
+    } else if let Some(error) = &other_attribute {
+        errors.push(error.clone());
+    } else {
+        match kind {
+            Kind::Tcp => check_inputs(sig, &mut errors),
+            Kind::Http => http::check_request(sig, &mut errors),
+        }
+    }
+    match kind {
+        _ if other_attribute.is_some() => {}
+        Kind::Tcp => check_output(&sig.output, &mut errors),
+        Kind::Http => http::check_response(sig, &mut errors),
+    }
     errors.finish()?;
     Ok(Handler {
         ident: sig.ident.clone(),
@@ -74,29 +107,49 @@ pub(crate) fn is_method(sig: &Signature) -> bool {
     sig.receiver().is_some()
 }
 
-fn check_inputs(sig: &Signature, errors: &mut Errors) {
-    if let Some(receiver) = sig.receiver() {
-        errors.push(syn::Error::new_spanned(
-            receiver,
+/// An HTTP request handler under `#[tcp_server]`, or a connection handler under
+/// `#[http_server]`: the error that says to swap the attribute.
+fn for_the_other_attribute(sig: &Signature, kind: Kind) -> Option<syn::Error> {
+    let types = argument_types(sig);
+    let message = match (kind, &types[..]) {
+        (Kind::Tcp, [request]) if http::is_request(request) => format!(
+            "this is an HTTP request handler: write `#[http_server(...)]` in place of \
+             `#[tcp_server(...)]`; a `#[tcp_server]` handler is {}",
+            Kind::Tcp.signature()
+        ),
+        (Kind::Http, [stream, addr])
+            if is_named(stream, "IoStream") && is_named(addr, "SocketAddr") =>
+        {
             format!(
-                "a handler cannot take `self`: `#[tcp_server]` goes on a free function, \
-                 not a method; move it out of the `impl` block as {SIGNATURE}"
-            ),
-        ));
-        return;
-    }
-    let types: Vec<&Type> = sig
-        .inputs
+                "this is a connection handler: write `#[tcp_server(...)]` in place of \
+                 `#[http_server(...)]`; an HTTP handler takes the request, {}",
+                Kind::Http.signature()
+            )
+        }
+        _ => return None,
+    };
+    Some(syn::Error::new_spanned(&sig.inputs, message))
+}
+
+/// The types of the arguments, `self` left out.
+fn argument_types(sig: &Signature) -> Vec<&Type> {
+    sig.inputs
         .iter()
         .filter_map(|arg| match arg {
             FnArg::Typed(typed) => Some(&*typed.ty),
             FnArg::Receiver(_) => None,
         })
-        .collect();
+        .collect()
+}
+
+/// The connection and the peer's address of `#[tcp_server]`'s handler.
+fn check_inputs(sig: &Signature, errors: &mut Errors) {
+    let signature = Kind::Tcp.signature();
+    let types = argument_types(sig);
     if types.len() != 2 {
         let message = format!(
             "a handler takes two arguments, the connection and the peer's address, and this \
-             one takes {}; write {SIGNATURE}",
+             one takes {}; write {signature}",
             types.len()
         );
         errors.push(if sig.inputs.is_empty() {
@@ -110,7 +163,7 @@ fn check_inputs(sig: &Signature, errors: &mut Errors) {
     if is_named(stream, "SocketAddr") && is_named(addr, "IoStream") {
         errors.push(syn::Error::new_spanned(
             &sig.inputs,
-            format!("the arguments are swapped: the stream comes first; write {SIGNATURE}"),
+            format!("the arguments are swapped: the stream comes first; write {signature}"),
         ));
         return;
     }
@@ -136,6 +189,7 @@ fn check_inputs(sig: &Signature, errors: &mut Errors) {
     }
 }
 
+/// `()` or `Result<(), E>`, for `#[tcp_server]`'s handler.
 fn check_output(output: &ReturnType, errors: &mut Errors) {
     let ReturnType::Type(_, ty) = output else {
         return;
@@ -156,14 +210,16 @@ fn check_output(output: &ReturnType, errors: &mut Errors) {
 /// Is `ty` a plain path type whose last segment is `name`, like `tcpserver::IoStream` for
 /// `IoStream`?
 fn is_named(ty: &Type, name: &str) -> bool {
+    last_segment(ty).is_some_and(|segment| segment.ident == name && segment.arguments.is_none())
+}
+
+/// The last segment of a path type (`Request<Body>` of `http::Request<Body>`), with
+/// invisible groups looked through.
+fn last_segment(ty: &Type) -> Option<&PathSegment> {
     match ty {
-        Type::Group(group) => is_named(&group.elem, name),
-        Type::Path(path) if path.qself.is_none() => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|segment| segment.ident == name && segment.arguments.is_none()),
-        _ => false,
+        Type::Group(group) => last_segment(&group.elem),
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        _ => None,
     }
 }
 
@@ -246,8 +302,8 @@ mod tests {
     use quote::quote;
 
     fn check_fn(item: TokenStream) -> Result<Handler, Vec<String>> {
-        let f = crate::parse::handler_fn(item).unwrap();
-        check(&f).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
+        let f = crate::parse::handler_fn(item, Kind::Tcp).unwrap();
+        check(&f, Kind::Tcp).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
     }
 
     fn errors(item: TokenStream) -> Vec<String> {
@@ -365,9 +421,12 @@ mod tests {
                 .contains("remove `unsafe`")
         );
         assert!(is_method(
-            &crate::parse::handler_fn(quote!(
-                fn f(self) {}
-            ))
+            &crate::parse::handler_fn(
+                quote!(
+                    fn f(self) {}
+                ),
+                Kind::Tcp
+            )
             .unwrap()
             .sig
         ));
@@ -392,6 +451,26 @@ mod tests {
             async fn h(s: IoStream, a: SocketAddr) -> Result<u32, E> {}
         ));
         assert!(e[0].contains("not `Result<u32, E>`"), "{e:?}");
+    }
+
+    #[test]
+    fn an_http_handler_is_pointed_to_http_server() {
+        let e = errors(quote!(
+            async fn hello(r: Request<Body>) -> Response<String> {}
+        ));
+        assert_eq!(
+            e,
+            [
+                "this is an HTTP request handler: write `#[http_server(...)]` in place of \
+              `#[tcp_server(...)]`; a `#[tcp_server]` handler is \
+              `async fn handle(stream: IoStream, addr: SocketAddr)`"
+            ]
+        );
+        // Other mistakes of the signature are still reported.
+        let e = errors(quote!(
+            fn hello(r: Request<Body>) {}
+        ));
+        assert_eq!(e.len(), 2, "{e:?}");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Meaning: the parsed entries become a typed [`Config`] (every key known, given once,
 //! with a value of the right type and range), then keys are checked against each other.
-//! The handler's signature is checked in [`handler`].
+//! The HTTP options of `#[http_server]` are read in [`http`], the handler's signature is
+//! checked in [`handler`].
 //!
 //! Errors are collected rather than returned at the first one, so that a user sees every
 //! mistake of an attribute in one build.
 
 pub(crate) mod handler;
+pub(crate) mod http;
 mod units;
 pub(crate) mod value;
 
@@ -17,7 +19,9 @@ use quote::ToTokens;
 use syn::Expr;
 
 use crate::keys::{self, Key};
+use crate::kind::Kind;
 use crate::parse::{Arg, ArgValue};
+use http::HttpConfig;
 use value::Spanned;
 
 /// Counts and sizes become `usize` in the generated code; capping them at `u32::MAX` keeps
@@ -42,6 +46,8 @@ pub(crate) struct Config {
     pub(crate) runtime: Option<Spanned<Runtime>>,
     pub(crate) worker_threads: Option<Spanned<u64>>,
     pub(crate) crate_path: Option<syn::Path>,
+    /// The HTTP options: always empty for `#[tcp_server]`, which does not accept them.
+    pub(crate) http: HttpConfig,
 }
 
 /// `tcpserver::netutil::Family`.
@@ -94,17 +100,19 @@ impl Errors {
 }
 
 /// Builds the configuration from the attribute's entries.
-pub(crate) fn config(args: Vec<Arg>) -> syn::Result<Config> {
+pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
     let mut builder = Builder::default();
     let mut errors = Errors::default();
     let mut seen = HashSet::new();
     for arg in &args {
         let name = arg.name();
-        let Some(key) = keys::find(keys::SERVER_KEYS, &name) else {
-            errors.push(syn::Error::new(
-                arg.key.span(),
-                keys::unknown(keys::SERVER_KEYS, &name, ""),
-            ));
+        let Some(key) = keys::find(kind.keys(), &name) else {
+            let message = match kind {
+                Kind::Tcp => keys::http_only(&name),
+                Kind::Http => None,
+            };
+            let message = message.unwrap_or_else(|| keys::unknown(kind.keys(), &name, ""));
+            errors.push(syn::Error::new(arg.key.span(), message));
             continue;
         };
         if !seen.insert(key.name) {
@@ -116,7 +124,7 @@ pub(crate) fn config(args: Vec<Arg>) -> syn::Result<Config> {
         }
     }
     errors.finish()?;
-    builder.build()
+    builder.build(kind)
 }
 
 fn given_twice(arg: &Arg, key: Key) -> syn::Error {
@@ -165,6 +173,7 @@ struct Builder {
     runtime: Option<Spanned<Runtime>>,
     worker_threads: Option<Spanned<u64>>,
     crate_path: Option<syn::Path>,
+    http: HttpConfig,
 }
 
 impl Builder {
@@ -224,17 +233,20 @@ impl Builder {
                 self.worker_threads = Some(threads);
             }
             "crate" => self.crate_path = Some(value::path(key, expr)?),
-            other => unreachable!("key `{other}` is in SERVER_KEYS but not handled"),
+            _ => self.http.set(key, expr)?,
         }
         Ok(())
     }
 
     /// Checks the keys against each other, each error on the value that conflicts.
-    fn build(self) -> syn::Result<Config> {
+    fn build(self, kind: Kind) -> syn::Result<Config> {
         let Some(port) = self.port else {
             return Err(syn::Error::new(
                 Span::call_site(),
-                "`port` is missing: every server needs one; write `#[tcp_server(port = 8888)]`",
+                format!(
+                    "`port` is missing: every server needs one; write `{}`",
+                    kind.minimal()
+                ),
             ));
         };
         let mut errors = Errors::default();
@@ -263,6 +275,7 @@ impl Builder {
                 max.value / 2
             )));
         }
+        self.http.check(&mut errors);
         errors.finish()?;
         Ok(Config {
             port,
@@ -280,6 +293,7 @@ impl Builder {
             runtime: self.runtime,
             worker_threads: self.worker_threads,
             crate_path: self.crate_path,
+            http: self.http,
         })
     }
 }
@@ -408,6 +422,7 @@ mod tests {
     use quote::quote;
 
     fn build(tokens: TokenStream) -> Result<Config, String> {
+        let config = |args| config(args, Kind::Tcp);
         crate::parse::args(tokens).and_then(config).map_err(|e| {
             e.into_iter()
                 .map(|e| e.to_string())
@@ -471,6 +486,31 @@ mod tests {
         // Every mistake at once.
         let e = error(quote!(port = 1, port = 2, colour = "red", processes = "x"));
         assert_eq!(e.lines().count(), 3, "{e}");
+    }
+
+    #[test]
+    fn http_options_belong_to_http_server() {
+        let e = error(quote!(port = 1, xheaders = true, max_body_size = "1MiB"));
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 2, "{e}");
+        assert!(
+            lines[0].starts_with("`xheaders` is an HTTP option, a key of `#[http_server]`"),
+            "{e}"
+        );
+        assert!(
+            lines[1].starts_with("`max_body_size` is an HTTP option"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_port_names_the_attribute() {
+        let http =
+            crate::parse::args(quote!(xheaders = true)).and_then(|args| config(args, Kind::Http));
+        assert_eq!(
+            crate::expect_err(http).to_string(),
+            "`port` is missing: every server needs one; write `#[http_server(port = 8080)]`"
+        );
     }
 
     #[test]

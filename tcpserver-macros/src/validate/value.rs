@@ -4,13 +4,14 @@
 //! example.
 
 use std::fmt::Display;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::{Expr, Lit, UnOp};
 
-use super::units;
+use super::{Errors, units};
 use crate::keys::Key;
 
 /// A value and the tokens it was written with.
@@ -284,6 +285,98 @@ pub(crate) fn duration(key: Key, expr: &Expr) -> syn::Result<Spanned<Duration>> 
         .ok_or_else(|| error(expr, format!("`{name}` expects a duration; {help}")))
 }
 
+/// A list of IP addresses, each in a string: `["10.0.0.1", "::1"]`. Each is parsed as the
+/// binary's `--trusted-downstream` flag parses it (standard IPv4 or IPv6 text: no host
+/// names, no networks, no zone), and each bad one is reported on its own string.
+pub(crate) fn ip_addresses(key: Key, expr: &Expr) -> syn::Result<Spanned<Vec<Spanned<IpAddr>>>> {
+    let name = key.name;
+    let Expr::Array(array) = ungroup(expr) else {
+        return Err(match shape(expr) {
+            // One string, perhaps comma-separated as on the command line.
+            Shape::Lit(Lit::Str(s)) => {
+                let quoted = s
+                    .value()
+                    .split(',')
+                    .map(|a| format!("\"{}\"", a.trim()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                error(
+                    expr,
+                    format!(
+                        "`{name}` expects an array of addresses: put them in brackets, \
+                         `{name} = [{quoted}]`"
+                    ),
+                )
+            }
+            _ => error(
+                expr,
+                format!(
+                    "`{name}` expects an array of IP addresses in double quotes; write `{}`",
+                    key.example
+                ),
+            ),
+        });
+    };
+    if array.elems.is_empty() {
+        return Err(error(
+            expr,
+            format!(
+                "`{name}` is empty: list the addresses, like `{}`, or leave the key out",
+                key.example
+            ),
+        ));
+    }
+    let mut errors = Errors::default();
+    let mut addresses = Vec::new();
+    for element in &array.elems {
+        match ip_address(key, element) {
+            Ok(address) => addresses.push(address),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors.finish()?;
+    Ok(Spanned::new(addresses, expr))
+}
+
+fn ip_address(key: Key, expr: &Expr) -> syn::Result<Spanned<IpAddr>> {
+    let name = key.name;
+    let Shape::Lit(Lit::Str(s)) = shape(expr) else {
+        let written = expr.to_token_stream().to_string().replace(' ', "");
+        return Err(error(
+            expr,
+            format!(
+                "each address in `{name}` is a string: put it in double quotes, `\"{written}\"`"
+            ),
+        ));
+    };
+    let text = s.value();
+    match text.parse::<IpAddr>() {
+        Ok(address) => Ok(Spanned::new(address, expr)),
+        Err(_) if text.contains('/') => Err(error(
+            expr,
+            format!(
+                "`{name}` takes single addresses, not networks: \"{text}\" is a network; \
+                 list each proxy's address, like `\"10.0.0.1\"`"
+            ),
+        )),
+        Err(_) => Err(error(
+            expr,
+            format!(
+                "\"{text}\" is not an IP address: `{name}` takes IPv4 or IPv6 addresses \
+                 (not host names), like `\"10.0.0.1\"` or `\"::1\"`"
+            ),
+        )),
+    }
+}
+
+/// `expr` with invisible groups (from `macro_rules!` fragments) looked through.
+fn ungroup(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Group(group) => ungroup(&group.expr),
+        _ => expr,
+    }
+}
+
 /// A path written as a string, such as `crate = "tcpserver"`.
 pub(crate) fn path(key: Key, expr: &Expr) -> syn::Result<syn::Path> {
     let name = key.name;
@@ -484,6 +577,56 @@ mod tests {
         let err = crate::expect_err(path(CRATE, &parse_quote!(tcpserver))).to_string();
         assert!(err.contains(r#"`crate = "tcpserver"`"#), "{err}");
         assert!(path(CRATE, &parse_quote!(456)).is_err());
+    }
+
+    #[test]
+    fn ip_address_lists() {
+        let key = crate::keys::TRUSTED_DOWNSTREAM;
+        let ips = |e: Expr| {
+            ip_addresses(key, &e)
+                .map(|v| v.value.into_iter().map(|ip| ip.value).collect::<Vec<_>>())
+                .map_err(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            ips(parse_quote!(["10.0.0.1", "::1", "2001:db8::7",])),
+            Ok(vec![
+                IpAddr::from([10, 0, 0, 1]),
+                IpAddr::from([0, 0, 0, 0, 0, 0, 0, 1_u16]),
+                "2001:db8::7".parse().unwrap(),
+            ])
+        );
+        let e = ips(parse_quote!("10.0.0.1, 10.0.0.2")).unwrap_err();
+        assert_eq!(
+            e,
+            [
+                r#"`trusted_downstream` expects an array of addresses: put them in brackets, `trusted_downstream = ["10.0.0.1", "10.0.0.2"]`"#
+            ]
+        );
+        let e = ips(parse_quote!(10)).unwrap_err();
+        assert!(e[0].contains("expects an array of IP addresses"), "{e:?}");
+        let e = ips(parse_quote!([])).unwrap_err();
+        assert!(e[0].contains("is empty"), "{e:?}");
+        // Every bad address is reported, each on its own.
+        let e = ips(parse_quote!([
+            "10.0.0.256",
+            "localhost",
+            "10.0.0.1",
+            "10.0.0.0/8",
+            "fe80::1%lo",
+            " ::1"
+        ]))
+        .unwrap_err();
+        assert_eq!(e.len(), 5, "{e:?}");
+        assert!(
+            e[0].starts_with(r#""10.0.0.256" is not an IP address"#),
+            "{e:?}"
+        );
+        assert!(e[1].contains("(not host names)"), "{e:?}");
+        assert!(e[2].contains("not networks"), "{e:?}");
+        assert!(e[3].starts_with(r#""fe80::1%lo" is not"#), "{e:?}");
+        assert!(e[4].starts_with(r#"" ::1" is not"#), "{e:?}");
+        let e = ips(parse_quote!([localhost])).unwrap_err();
+        assert!(e[0].contains(r#"in double quotes, `"localhost"`"#), "{e:?}");
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! - a streaming [`HttpServerConnectionDelegate`] (Tornado's delegate interface), wrapped in
 //!   [`Delegate`].
 //!
+//! A whole server binary around a handler is one attribute,
+//! [`#[http_server(...)]`](macro@crate::http_server), on an async function, or
+//! [`Launcher::run_http`](crate::Launcher::run_http) for any handler.
+//!
 //! Every request carries a [`RequestContext`] extension: the client's address and the
 //! protocol, after [`xheaders`](HttpOptions::xheaders). Its [`Body`] applies the body
 //! options as it is read.
