@@ -1,6 +1,7 @@
-//! What `#[tcp_server]` accepts and how it rejects mistakes, checked by compiling small
-//! programs with trybuild: `ui/pass/*.rs` must build (and run), `ui/fail/*.rs` must fail
-//! with exactly the compiler output in the `.stderr` file beside each.
+//! What `#[tcp_server]` and `#[http_server]` accept and how they reject mistakes, checked
+//! by compiling small programs with trybuild: `ui/pass/*.rs` must build (and run),
+//! `ui/fail/*.rs` must fail with exactly the compiler output in the `.stderr` file beside
+//! each. The `http_*` cases are `#[http_server]`'s.
 //!
 //! The `.stderr` files are pinned to the toolchain in use (rustc 1.95.0). When a new
 //! rustc changes its output, or a message of the macro changes, regenerate them and

@@ -116,6 +116,20 @@ where
 /// let server = HttpServer::new(hello);
 /// # drop(server);
 /// ```
+// Without this, a handler that is almost right (a future that is not `Send`, a response
+// body that is not an HTTP body) gets only "the trait `IntoHttpHandler<_>` is not
+// implemented", which names neither the rule nor the fix.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot answer HTTP requests",
+    label = "not an HTTP handler",
+    note = "an async fn handler takes `http::Request<tcpserver::httpserver::Body>` and returns \
+            `http::Response<B>` or `Result<http::Response<B>, E>`, where `B` is an HTTP body \
+            (`String`, `http_body_util::Full<Bytes>`, ...) and `E` converts into \
+            `Box<dyn Error + Send + Sync>`",
+    note = "its future must be `Send`: hold no `Rc`, `RefCell` borrow or other non-`Send` value \
+            across an `.await`",
+    note = "tower services (an axum `Router`), hyper services and `Delegate`s are handlers too"
+)]
 pub trait IntoHttpHandler<M>: Sized {
     /// The handler it becomes.
     type Handler: Handler;

@@ -1,0 +1,7 @@
+use http::Response;
+use tcpserver::http_server;
+
+#[http_server(port = 8080)]
+async fn hello() -> Response<String> {
+    Response::new(String::new())
+}

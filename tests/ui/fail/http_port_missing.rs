@@ -1,0 +1,8 @@
+use http::{Request, Response};
+use tcpserver::http_server;
+use tcpserver::httpserver::Body;
+
+#[http_server(xheaders = true)]
+async fn hello(_request: Request<Body>) -> Response<String> {
+    Response::new(String::new())
+}

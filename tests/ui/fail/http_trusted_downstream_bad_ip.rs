@@ -1,0 +1,12 @@
+use http::{Request, Response};
+use tcpserver::http_server;
+use tcpserver::httpserver::Body;
+
+#[http_server(
+    port = 8080,
+    xheaders = true,
+    trusted_downstream = ["10.0.0.1", "10.0.0.256", "proxy.internal", "10.0.0.0/8"],
+)]
+async fn hello(_request: Request<Body>) -> Response<String> {
+    Response::new(String::new())
+}
