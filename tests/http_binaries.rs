@@ -78,6 +78,8 @@ fn http_help_lists_the_http_flags_with_their_defaults() {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
     assert!(help.contains("[default: 8080]"), "{help}");
+    // The handler's doc comment, through `#[http_server]`.
+    assert!(help.contains("Hello, world over HTTP."), "{help}");
     assert!(help.contains("[default: 3600s]"), "{help}");
     assert!(help.contains("[default: 65536]"), "{help}");
     let bad = Command::new(example_path("http_hello"))
