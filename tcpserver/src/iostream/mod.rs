@@ -361,7 +361,15 @@ impl IoStream {
         loop {
             let data = self.buf.as_slice();
             let from = scanned.saturating_sub(delimiter.len().saturating_sub(1));
-            if let Some(at) = find_delimiter(&data[from..], delimiter) {
+            let window = &data[from..];
+            // An empty window holds no non-empty delimiter: skip the searcher's set-up on
+            // the common first pass over an empty buffer.
+            let found = if window.is_empty() && !delimiter.is_empty() {
+                None
+            } else {
+                find_delimiter(window, delimiter)
+            };
+            if let Some(at) = found {
                 let end = from + at + delimiter.len();
                 if let Some(max) = max_bytes.filter(|&max| end > max) {
                     return Err(self.unsatisfiable(&DelimiterName::Bytes(delimiter), max));
