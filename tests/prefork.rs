@@ -245,3 +245,38 @@ fn reuse_port_gives_each_worker_its_own_socket() {
     );
     assert_all_gone(&server);
 }
+
+#[test]
+fn worker_threads_give_each_worker_a_multi_thread_runtime() {
+    let thread_count = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let mut plain = start(&[]);
+    let mut threaded = start(&["--worker-threads", "3"]);
+    for pid in plain.children() {
+        assert_eq!(
+            thread_count(pid),
+            1,
+            "a worker runs a current-thread runtime"
+        );
+    }
+    for pid in threaded.children() {
+        assert!(
+            thread_count(pid) >= 4,
+            "3 runtime threads plus the main one"
+        );
+    }
+    let ((_, _), mut client) = greet(threaded.addr());
+    assert_eq!(client.roundtrip("threads").unwrap(), "threads");
+    drop(client);
+    for server in [&mut plain, &mut threaded] {
+        server.signal(Signal::SIGTERM);
+        assert_eq!(
+            server.wait_timeout(Duration::from_secs(15)).unwrap().code(),
+            Some(0)
+        );
+        assert_all_gone(server);
+    }
+}

@@ -86,7 +86,7 @@ use kind::Kind;
 /// | `read_chunk_size` | bytes, as `max_buffer_size`; at most half of it | 64 KiB | `--read-chunk-size` |
 /// | `max_connections` | integer: connections served at once per process; 0 means no limit | 0 | `--max-connections` |
 /// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"30s"`, `"2m"`) | 30 s | `--shutdown-timeout` |
-/// | `runtime` | `"multi_thread"` or `"current_thread"` (`"multi-thread"` and `"current-thread"` too) | multi-thread with one process, current-thread in each forked worker | `--runtime` |
+/// | `runtime` | `"multi_thread"` or `"current_thread"` (`"multi-thread"` and `"current-thread"` too) | multi-thread with one process, current-thread in each forked worker (unless `worker_threads` is given) | `--runtime` |
 /// | `worker_threads` | integer, at least 1: threads of a multi-thread runtime | one per CPU | `--worker-threads` |
 /// | `crate` | string: the path of the `tcpserver` crate (below) | `"tcpserver"` | — |
 ///
@@ -94,10 +94,10 @@ use kind::Kind;
 /// Counts and sizes go up to 4294967295 so that an attribute means the same on every
 /// target.
 ///
-/// Keys are checked against each other: `worker_threads` needs a multi-thread runtime
-/// (so with `runtime = "current_thread"`, or with `processes` other than 1 and no
-/// `runtime = "multi_thread"`, it is an error), and `read_chunk_size` may be at most half
-/// of `max_buffer_size`.
+/// Keys are checked against each other: `worker_threads` asks for a multi-thread runtime
+/// (in forked workers too, which otherwise run current-thread ones), so it is an error with
+/// `runtime = "current_thread"`; and `read_chunk_size` may be at most half of
+/// `max_buffer_size`.
 ///
 /// ## TLS
 ///

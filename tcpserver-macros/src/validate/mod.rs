@@ -250,19 +250,16 @@ impl Builder {
             ));
         };
         let mut errors = Errors::default();
-        if let Some(threads) = &self.worker_threads {
-            let forks = self.processes.as_ref().is_some_and(|p| p.value != 1);
-            match self.runtime.as_ref().map(|r| r.value) {
-                Some(Runtime::CurrentThread) => errors.push(threads.error(
-                    "`worker_threads` needs the multi-thread runtime, but `runtime` is \
-                     \"current_thread\"; remove `worker_threads` or write `runtime = \"multi_thread\"`",
-                )),
-                None if forks => errors.push(threads.error(
-                    "`worker_threads` would be ignored: with several processes each worker runs \
-                     a current-thread runtime; add `runtime = \"multi_thread\"` or remove `worker_threads`",
-                )),
-                _ => {}
-            }
+        // `worker_threads` asks for a multi-thread runtime, also in forked workers (which
+        // otherwise run current-thread ones); only an explicit current-thread runtime
+        // contradicts it.
+        if let Some(threads) = &self.worker_threads
+            && self.runtime.as_ref().map(|r| r.value) == Some(Runtime::CurrentThread)
+        {
+            errors.push(threads.error(
+                "`worker_threads` needs the multi-thread runtime, but `runtime` is \
+                 \"current_thread\"; remove `worker_threads` or write `runtime = \"multi_thread\"`",
+            ));
         }
         if let (Some(chunk), Some(max)) = (&self.read_chunk_size, &self.max_buffer_size)
             && chunk.value > max.value / 2
@@ -535,8 +532,8 @@ mod tests {
             worker_threads = 4
         ));
         assert!(e.contains("needs the multi-thread runtime"), "{e}");
-        let e = error(quote!(port = 1, processes = 4, worker_threads = 4));
-        assert!(e.contains("would be ignored"), "{e}");
+        // In forked workers it means a multi-thread runtime of that many threads.
+        build(quote!(port = 1, processes = 4, worker_threads = 4)).unwrap();
         build(quote!(
             port = 1,
             processes = 4,

@@ -10,7 +10,7 @@ use clap::builder::PossibleValuesParser;
 use clap::{Arg, ArgMatches, value_parser};
 
 use super::{HttpOptions, HttpStreamHandler, IntoHttpHandler, Protocol};
-use crate::launch::{Launcher, format_duration, parse_duration, parse_size};
+use crate::launch::{Launcher, format_duration, format_size, parse_duration, parse_size};
 
 impl Launcher {
     /// Runs an HTTP server binary: [`run`](Launcher::run) with an
@@ -76,7 +76,7 @@ fn size(name: &'static str, default: Option<usize>, help: String) -> Arg {
         .value_parser(|s: &str| parse_size(s))
         .help(help);
     match default {
-        Some(n) => arg.default_value(n.to_string()),
+        Some(n) => arg.default_value(format_size(n)),
         None => arg,
     }
 }
@@ -170,7 +170,7 @@ fn args(options: &HttpOptions) -> Vec<Arg> {
                 "HTTP: largest request body (answered 413 past it) [default: {}]",
                 options
                     .max_body_size
-                    .map_or_else(|| "--max-buffer-size".to_owned(), |n| n.to_string())
+                    .map_or_else(|| "--max-buffer-size".to_owned(), format_size)
             ),
         ),
     ]

@@ -98,7 +98,7 @@ fn command(l: &Launcher) -> Command {
                 .value_name("BYTES")
                 .help("Largest read buffer per connection (suffixes k, KiB, M, MiB, G, GiB)")
                 .value_parser(bytes())
-                .default_value(l.max_buffer_size.to_string()),
+                .default_value(format_size(l.max_buffer_size)),
         )
         .arg(
             Arg::new("read-chunk-size")
@@ -106,7 +106,7 @@ fn command(l: &Launcher) -> Command {
                 .value_name("BYTES")
                 .help("Bytes asked for by each socket read (at most half of --max-buffer-size)")
                 .value_parser(bytes())
-                .default_value(l.read_chunk_size.to_string()),
+                .default_value(format_size(l.read_chunk_size)),
         )
         .arg(
             Arg::new("max-connections")
@@ -132,7 +132,8 @@ fn command(l: &Launcher) -> Command {
                     "Tokio runtime of each process [default: {}]",
                     match l.runtime {
                         Some(f) => f.as_str(),
-                        None => "multi-thread with one process, current-thread per worker",
+                        None => "multi-thread with one process, current-thread per worker \
+                                 (multi-thread when --worker-threads is given)",
                     }
                 ))
                 .value_parser(PossibleValuesParser::new(["multi-thread", "current-thread"])),
@@ -280,6 +281,16 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value * scale).map_err(|_| format!("`{s}` is not a valid duration"))
 }
 
+/// A byte count the way `parse_size` reads it back: `100MiB`, `64KiB`, `1000`.
+pub(crate) fn format_size(bytes: usize) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes != 0 && bytes.trailing_zeros() >= shift {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
 pub(crate) fn format_duration(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
@@ -302,6 +313,11 @@ mod tests {
         assert_eq!(parse_size("100MiB"), Ok(100 << 20));
         assert!(parse_size("-1").is_err());
         assert!(parse_size("12 parsecs").is_err());
+        for n in [0, 1000, 65536, 100 << 20, 3 << 30, 1536] {
+            assert_eq!(parse_size(&format_size(n)), Ok(n));
+        }
+        assert_eq!(format_size(100 << 20), "100MiB");
+        assert_eq!(format_size(65536), "64KiB");
     }
 
     #[test]

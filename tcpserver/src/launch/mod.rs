@@ -28,7 +28,7 @@ use crate::iostream::{DEFAULT_MAX_BUFFER_SIZE, DEFAULT_READ_CHUNK_SIZE};
 use crate::netutil::{self, Family};
 use crate::tcpserver::{Builder as ServerBuilder, StreamHandler, TcpServer};
 use crate::tls::{ClientAuth, TlsConfig};
-pub(crate) use cli::{format_duration, parse_duration, parse_size};
+pub(crate) use cli::{format_duration, format_size, parse_duration, parse_size};
 use signals::{ReloadSignal, StopSignals};
 
 /// Default of [`Launcher::shutdown_timeout`]: 30 seconds.
@@ -436,7 +436,9 @@ impl Launcher {
         self
     }
 
-    /// Threads of a multi-thread runtime (`--worker-threads`; default one per CPU).
+    /// Threads of a multi-thread runtime (`--worker-threads`; default one per CPU). Given
+    /// with several processes, each worker runs a multi-thread runtime of this many threads
+    /// instead of a current-thread one.
     ///
     /// # Examples
     ///
@@ -620,11 +622,14 @@ impl Launcher {
     }
 
     fn build_runtime(&self, forked: bool) -> io::Result<tokio::runtime::Runtime> {
-        let flavor = self.runtime.unwrap_or(if forked {
-            RuntimeFlavor::CurrentThread
-        } else {
-            RuntimeFlavor::MultiThread
-        });
+        // Explicit worker threads ask for a multi-thread runtime, in forked workers too.
+        let flavor = self
+            .runtime
+            .unwrap_or(if forked && self.worker_threads.is_none() {
+                RuntimeFlavor::CurrentThread
+            } else {
+                RuntimeFlavor::MultiThread
+            });
         let mut builder = match flavor {
             RuntimeFlavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
             RuntimeFlavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),

@@ -1,6 +1,0 @@
-use std::net::SocketAddr;
-
-use tcpserver::{IoStream, tcp_server};
-
-#[tcp_server(port = 8888, processes = 4, worker_threads = 2)]
-async fn echo(_stream: IoStream, _addr: SocketAddr) {}
