@@ -81,7 +81,7 @@ fn http_help_lists_the_http_flags_with_their_defaults() {
     // The handler's doc comment, through `#[http_server]`.
     assert!(help.contains("Hello, world over HTTP."), "{help}");
     assert!(help.contains("[default: 3600s]"), "{help}");
-    assert!(help.contains("[default: 65536]"), "{help}");
+    assert!(help.contains("[default: 64KiB]"), "{help}");
     let bad = Command::new(example_path("http_hello"))
         .args(["--protocol", "gopher"])
         .output()
