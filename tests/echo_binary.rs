@@ -67,6 +67,9 @@ fn bad_usage_exits_two() {
         &["--no-such-flag"][..],
         &["--port", "70000"],
         &["--max-buffer-size", "lots"],
+        &["--tls-cert", "cert.pem"],
+        &["--tls", "both.pem", "--tls-key", "key.pem"],
+        &["--worker-threads", "0"],
     ] {
         let out = Command::new(example_path("echo"))
             .args(args)

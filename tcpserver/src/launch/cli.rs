@@ -88,9 +88,19 @@ fn command(l: &Launcher) -> Command {
                 .value_parser(count())
                 .default_value(l.max_restarts.to_string()),
         )
-        .arg(path_arg("tls", "PEM", "One PEM file holding the certificate chain and the private key", l.tls.pem.as_ref()))
-        .arg(path_arg("tls-cert", "FILE", "TLS certificate chain (PEM); needs --tls-key", l.tls.cert.as_ref()))
-        .arg(path_arg("tls-key", "FILE", "TLS private key (PEM)", l.tls.key.as_ref()))
+        // One PEM, or a certificate and key pair: a usage error (status 2) otherwise.
+        .arg(
+            path_arg("tls", "PEM", "One PEM file holding the certificate chain and the private key", l.tls.pem.as_ref())
+                .conflicts_with_all(["tls-cert", "tls-key"]),
+        )
+        .arg(
+            path_arg("tls-cert", "FILE", "TLS certificate chain (PEM); needs --tls-key", l.tls.cert.as_ref())
+                .requires("tls-key"),
+        )
+        .arg(
+            path_arg("tls-key", "FILE", "TLS private key (PEM); needs --tls-cert", l.tls.key.as_ref())
+                .requires("tls-cert"),
+        )
         .arg(path_arg("tls-client-ca", "FILE", "Require client certificates signed by these CAs (PEM)", l.tls.client_ca.as_ref()))
         .arg(
             Arg::new("max-buffer-size")
