@@ -47,6 +47,16 @@ fn workers(addr: SocketAddr, n: usize) -> HashMap<usize, u32> {
     seen
 }
 
+/// SIGTERM to the supervisor: it exits 0 and no worker is left.
+fn stop_cleanly(server: &mut ServerProcess) {
+    server.signal(Signal::SIGTERM);
+    let status = server
+        .wait_timeout(Duration::from_secs(15))
+        .expect("exit after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+    assert_all_gone(server);
+}
+
 fn assert_all_gone(server: &ServerProcess) {
     let pgid = server.pid();
     assert!(
@@ -70,12 +80,7 @@ fn workers_serve_with_their_task_ids() {
     let ((_, _), mut client) = greet(server.addr());
     assert_eq!(client.roundtrip("echo me").unwrap(), "echo me");
     drop(client);
-    server.signal(Signal::SIGTERM);
-    assert_eq!(
-        server.wait_timeout(Duration::from_secs(15)).unwrap().code(),
-        Some(0)
-    );
-    assert_all_gone(&server);
+    stop_cleanly(&mut server);
 }
 
 #[test]
@@ -102,12 +107,7 @@ fn a_killed_worker_is_replaced_with_the_same_task_id_within_a_second() {
     assert!(server.stderr().contains(&format!(
         "child 0 (pid {victim}) killed by signal 9, restarting"
     )));
-    server.signal(Signal::SIGTERM);
-    assert_eq!(
-        server.wait_timeout(Duration::from_secs(15)).unwrap().code(),
-        Some(0)
-    );
-    assert_all_gone(&server);
+    stop_cleanly(&mut server);
 }
 
 #[test]
@@ -126,12 +126,7 @@ fn a_worker_exiting_zero_is_not_restarted() {
     for _ in 0..5 {
         assert_eq!(greet(server.addr()).0.0, 0);
     }
-    server.signal(Signal::SIGTERM);
-    assert_eq!(
-        server.wait_timeout(Duration::from_secs(15)).unwrap().code(),
-        Some(0)
-    );
-    assert_all_gone(&server);
+    stop_cleanly(&mut server);
 }
 
 #[test]
@@ -238,12 +233,7 @@ fn reuse_port_gives_each_worker_its_own_socket() {
     for pid in pids.values() {
         assert!(listing.contains(&format!("pid={pid},")), "{listing}");
     }
-    server.signal(Signal::SIGTERM);
-    assert_eq!(
-        server.wait_timeout(Duration::from_secs(15)).unwrap().code(),
-        Some(0)
-    );
-    assert_all_gone(&server);
+    stop_cleanly(&mut server);
 }
 
 #[test]
@@ -272,11 +262,6 @@ fn worker_threads_give_each_worker_a_multi_thread_runtime() {
     assert_eq!(client.roundtrip("threads").unwrap(), "threads");
     drop(client);
     for server in [&mut plain, &mut threaded] {
-        server.signal(Signal::SIGTERM);
-        assert_eq!(
-            server.wait_timeout(Duration::from_secs(15)).unwrap().code(),
-            Some(0)
-        );
-        assert_all_gone(server);
+        stop_cleanly(server);
     }
 }
