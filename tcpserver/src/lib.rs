@@ -39,7 +39,6 @@
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 pub mod error;
-mod fork;
 pub mod httpserver;
 pub mod iostream;
 pub mod launch;

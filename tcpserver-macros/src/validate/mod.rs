@@ -8,7 +8,6 @@
 
 pub(crate) mod handler;
 pub(crate) mod http;
-mod units;
 pub(crate) mod value;
 
 use std::collections::HashSet;

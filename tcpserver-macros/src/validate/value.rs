@@ -11,7 +11,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::{Expr, Lit, UnOp};
 
-use super::{Errors, units};
+use tcpserver_options::units;
+
+use super::Errors;
 use crate::keys::Key;
 
 /// A value and the tokens it was written with.

@@ -24,7 +24,7 @@ use super::body::{BodyLimits, Failure, FailureSlot, Streaming};
 use super::handler::{BoxError, Handler};
 use super::idle::{IdleClock, ResponseBody};
 use super::{Body, HttpOptions, Protocol, RequestContext, xheaders};
-use crate::IoStream;
+use crate::iostream::IoStream;
 use crate::tcpserver::StreamHandler;
 
 /// After an error response, how long we keep reading (and discarding) what the client

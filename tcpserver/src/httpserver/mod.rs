@@ -74,7 +74,6 @@ mod decompress;
 mod delegate;
 mod handler;
 mod idle;
-mod launch;
 mod options;
 mod xheaders;
 

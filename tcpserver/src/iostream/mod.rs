@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod buffer;
+mod shutdown;
 mod transport;
 
 use std::cell::RefCell;
@@ -35,9 +36,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, ToSocketAddrs, UnixStream};
 
 use crate::error::{Error, ErrorKind, Result, SharedIoError, is_reset_class};
-use crate::tcpserver::ShutdownSignal;
 use crate::tls::TlsInfo;
 use buffer::ReadBuffer;
+pub use shutdown::{Requested, ShutdownSignal};
 pub(crate) use transport::Transport;
 
 /// Tornado's default `max_buffer_size`: 100 MiB.

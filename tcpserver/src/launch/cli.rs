@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Arg, ArgMatches, Command, value_parser};
+use tcpserver_options::units;
 
 use super::{Launcher, RuntimeFlavor};
 
@@ -248,68 +249,23 @@ fn apply(l: &mut Launcher, m: &ArgMatches) {
     l.extra_matches = Some(m.clone());
 }
 
-/// `65536`, `64k`, `64KiB`, `1M`, `1MiB`, `2G`: a byte count (k/M/G are powers of 1024, as
-/// buffer sizes are).
+/// A byte count in the shared grammar (`65536`, `64KiB`, `1MiB`), as a `usize`.
 pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not a byte count (examples: 65536, 64KiB, 1MiB)"))?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        _ => {
-            return Err(format!(
-                "`{s}` has an unknown unit (use k, KiB, M, MiB, G or GiB)"
-            ));
-        }
-    };
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("`{s}` is too large"))
+    let bytes = units::parse_size(s)?;
+    usize::try_from(bytes).map_err(|_| format!("`{s}` is too large a byte count"))
 }
 
-/// `30`, `1.5`, `30s`, `500ms`, `2m`: a duration (plain numbers are seconds).
+/// A duration in the shared grammar (`30`, `1.5`, `500ms`, `2m`).
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (t, 1.0)
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (examples: 30, 1.5, 500ms, 2m)"))?;
-    Duration::try_from_secs_f64(value * scale).map_err(|_| format!("`{s}` is not a valid duration"))
+    units::parse_duration(s)
 }
 
-/// A byte count the way `parse_size` reads it back: `100MiB`, `64KiB`, `1000`.
+/// A byte count the way [`parse_size`] reads it back.
 pub(crate) fn format_size(bytes: usize) -> String {
-    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
-        if bytes != 0 && bytes.trailing_zeros() >= shift {
-            return format!("{}{unit}", bytes >> shift);
-        }
-    }
-    bytes.to_string()
+    units::format_size(bytes as u64)
 }
 
-pub(crate) fn format_duration(d: Duration) -> String {
-    if d.subsec_nanos() == 0 {
-        format!("{}s", d.as_secs())
-    } else if d.as_micros().is_multiple_of(1000) {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{}s", d.as_secs_f64())
-    }
-}
+pub(crate) use units::format_duration;
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod http;
 mod logging;
 mod signals;
 
@@ -40,14 +41,7 @@ use signals::{ReloadSignal, StopSignals};
 /// ```
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Default of [`Launcher::max_restarts`]: Tornado's 100.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(tcpserver::launch::DEFAULT_MAX_RESTARTS, 100);
-/// ```
-pub const DEFAULT_MAX_RESTARTS: usize = 100;
+pub use crate::process::DEFAULT_MAX_RESTARTS;
 
 /// Which tokio runtime each server process runs.
 ///
@@ -721,8 +715,8 @@ impl fmt::Display for StartupError {
     }
 }
 
-impl From<crate::Error> for StartupError {
-    fn from(e: crate::Error) -> Self {
+impl From<crate::error::Error> for StartupError {
+    fn from(e: crate::error::Error) -> Self {
         StartupError(e.to_string())
     }
 }

@@ -20,14 +20,19 @@
 //!   handler (a reload request must never kill it);
 //! - a worker that keeps crashing right after start is restarted with a growing delay;
 //! - the caller can learn the workers' pids ([`Supervisor::on_spawn`], [`Supervision::pids`]).
-#![forbid(unsafe_code)]
+// `unsafe` is allowed in `fork` only; every other module of `process` forbids it.
 
+mod fork;
 mod supervisor;
 
 use std::io;
 use std::sync::OnceLock;
 
 pub use supervisor::{Outcome, Started, Supervision, Supervisor};
+
+/// Default of `max_restarts` ([`fork_processes`], [`Supervisor::max_restarts`]): Tornado's
+/// 100.
+pub const DEFAULT_MAX_RESTARTS: usize = 100;
 
 static TASK_ID: OnceLock<usize> = OnceLock::new();
 

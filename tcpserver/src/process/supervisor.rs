@@ -2,6 +2,7 @@
 //!
 //! It waits on a `signalfd` (SIGCHLD, SIGTERM, SIGINT and SIGHUP are blocked and read
 //! from it), so it needs no signal handler, no thread and no runtime.
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::fmt;
@@ -16,9 +17,8 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpid, getppid};
 
-use super::{TASK_ID, cpu_count};
-use crate::fork::{Forked, fork};
-use crate::launch::DEFAULT_MAX_RESTARTS;
+use super::fork::{Forked, fork};
+use super::{DEFAULT_MAX_RESTARTS, TASK_ID, cpu_count};
 
 /// A worker that ran at least this long before crashing is restarted at once; one that
 /// crashed sooner is in a crash loop and waits before its next start.
@@ -370,7 +370,7 @@ impl Supervision {
         }
         // The runtime built next must see the signals the supervisor blocked; a SIGHUP
         // before it handles them must not kill this worker.
-        crate::fork::ignore_sighup();
+        super::fork::ignore_sighup();
         let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.original_mask), None);
     }
 

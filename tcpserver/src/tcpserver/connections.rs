@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
-use super::ShutdownSignal;
+use crate::iostream::ShutdownSignal;
 
 #[derive(Debug, Default)]
 pub(crate) struct ConnectionSet {

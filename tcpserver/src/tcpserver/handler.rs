@@ -5,8 +5,8 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 
-use crate::IoStream;
 use crate::error::{Error, ErrorKind};
+use crate::iostream::IoStream;
 
 /// Serves one connection (Tornado's `TCPServer.handle_stream`).
 ///

@@ -15,7 +15,6 @@ mod accept;
 mod connections;
 mod handler;
 mod listener;
-mod shutdown;
 
 use std::fmt;
 use std::io;
@@ -29,16 +28,16 @@ use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::iostream::{IoStream, StreamOptions};
+use crate::iostream::{IoStream, StreamOptions, Transport};
+pub use crate::iostream::{Requested, ShutdownSignal};
 use crate::netutil::{self, Family, Listener as StdListener};
 use crate::tls::handshake::Handshaker;
-use crate::tls::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKES, TlsConfig};
+use crate::tls::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKES, TlsConfig, TlsInfo};
 use connections::ConnectionSet;
 #[doc(hidden)]
 pub use handler::HandlerFailure;
 pub use handler::{HandlerResult, StreamHandler};
 use listener::{Accepted, Listener};
-pub use shutdown::{Requested, ShutdownSignal};
 
 /// Builds a [`TcpServer`] with non-default options.
 ///
@@ -705,9 +704,9 @@ impl TcpServer {
     /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
     /// assert!(server.reload_tls().is_err()); // no TLS here
     /// ```
-    pub fn reload_tls(&self) -> crate::Result<()> {
+    pub fn reload_tls(&self) -> crate::error::Result<()> {
         let Some(tls) = self.tls_config() else {
-            return Err(crate::Error::new(crate::ErrorKind::Config)
+            return Err(crate::error::Error::new(crate::error::ErrorKind::Config)
                 .with_message("this server has no TLS configuration to reload"));
         };
         match tls.reload() {
@@ -792,7 +791,7 @@ fn spawn_connection<H: StreamHandler>(
                 // Boxed: the handshake's state is large and short-lived; inline, it would
                 // enlarge every connection's task, plain TCP included, for its whole life.
                 let handshake = tokio::select! {
-                    done = Box::pin(tls.accept(conn.transport, conn.peer)) => done,
+                    done = Box::pin(tls_handshake(tls, conn.transport, conn.peer)) => done,
                     () = shutdown.requested() => {
                         tracing::debug!("closing {addr} mid-handshake: the server is shutting down");
                         None
@@ -823,6 +822,28 @@ fn spawn_connection<H: StreamHandler>(
         }
     });
     shared.connections.attach(id, task.abort_handle());
+}
+
+/// Runs the TLS handshake of a fresh plain connection (see [`Handshaker::accept`]); `None`
+/// if it failed, which `accept` has logged.
+async fn tls_handshake(
+    tls: &Handshaker,
+    transport: Transport,
+    peer: Option<SocketAddr>,
+) -> Option<(Transport, TlsInfo)> {
+    match transport {
+        Transport::Tcp(tcp) => {
+            let (tls, info) = tls.accept(tcp, peer).await?;
+            Some((Transport::Tls(Box::new(tls)), info))
+        }
+        Transport::Unix(unix) => {
+            let (tls, info) = tls.accept(unix, peer).await?;
+            Some((Transport::TlsUnix(Box::new(tls)), info))
+        }
+        Transport::Tls(_) | Transport::TlsUnix(_) | Transport::Closed => {
+            unreachable!("a connection fresh from accept is a plain socket")
+        }
+    }
 }
 
 pin_project_lite::pin_project! {

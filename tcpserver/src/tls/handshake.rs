@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use nix::sys::socket::MsgFlags;
+use tcpserver_options::units::format_duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -20,8 +21,6 @@ use tokio_rustls::server::TlsStream;
 
 use super::{TlsConfig, TlsInfo};
 use crate::error::is_reset_class;
-use crate::iostream::Transport;
-use crate::launch::format_duration;
 
 /// Runs the handshakes of one server.
 #[derive(Debug)]
@@ -49,12 +48,12 @@ impl Handshaker {
     /// connection is closed (dropped) and the failure logged once, at debug level when the
     /// client merely went away or was too slow, at info level when it spoke badly (plain
     /// text, a rejected certificate, no shared protocol).
-    pub(crate) async fn accept(
+    pub(crate) async fn accept<IO: FirstBytes>(
         &self,
-        transport: Transport,
+        io: IO,
         peer: Option<SocketAddr>,
-    ) -> Option<(Transport, TlsInfo)> {
-        match tokio::time::timeout(self.timeout, self.handshake(transport)).await {
+    ) -> Option<(TlsStream<IO>, TlsInfo)> {
+        match tokio::time::timeout(self.timeout, self.handshake(io)).await {
             Ok(Ok(done)) => Some(done),
             Ok(Err(err)) => {
                 log_failure(&err, Peer(peer));
@@ -71,41 +70,40 @@ impl Handshaker {
         }
     }
 
-    async fn handshake(&self, transport: Transport) -> io::Result<(Transport, TlsInfo)> {
-        match transport {
-            Transport::Tcp(tcp) => {
-                // Readiness alone can be spurious; a peek that finds a byte (or the end of
-                // the stream) cannot.
-                tcp.peek(&mut [0; 1]).await?;
-                let tls = self.accept_io(tcp).await?;
-                let info = TlsInfo::from_connection(tls.get_ref().1);
-                Ok((Transport::Tls(Box::new(tls)), info))
-            }
-            Transport::Unix(unix) => {
-                unix_first_bytes(&unix).await?;
-                let tls = self.accept_io(unix).await?;
-                let info = TlsInfo::from_connection(tls.get_ref().1);
-                Ok((Transport::TlsUnix(Box::new(tls)), info))
-            }
-            Transport::Tls(_) | Transport::TlsUnix(_) | Transport::Closed => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a fresh plain connection",
-            )),
-        }
-    }
-
-    async fn accept_io<IO>(&self, io: IO) -> io::Result<TlsStream<IO>>
-    where
-        IO: AsyncRead + AsyncWrite + Unpin,
-    {
+    async fn handshake<IO: FirstBytes>(&self, io: IO) -> io::Result<(TlsStream<IO>, TlsInfo)> {
+        // A client takes a slot under the cap only once it has spoken.
+        io.first_bytes().await?;
         // Held until the handshake ends; queued clients wait here under their deadline.
         let _slot = match &self.slots {
             Some(slots) => Some(slots.acquire().await.map_err(io::Error::other)?),
             None => None,
         };
-        TlsAcceptor::from(self.config.server_config())
+        let tls = TlsAcceptor::from(self.config.server_config())
             .accept(io)
-            .await
+            .await?;
+        let info = TlsInfo::from_connection(tls.get_ref().1);
+        Ok((tls, info))
+    }
+}
+
+/// A socket a handshake can run over: it can wait for the client's first bytes without
+/// consuming them.
+pub(crate) trait FirstBytes: AsyncRead + AsyncWrite + Unpin {
+    /// Waits until a byte or the end of the stream can be read, without reading it.
+    async fn first_bytes(&self) -> io::Result<()>;
+}
+
+impl FirstBytes for tokio::net::TcpStream {
+    async fn first_bytes(&self) -> io::Result<()> {
+        // Readiness alone can be spurious; a peek that finds a byte (or the end of the
+        // stream) cannot.
+        self.peek(&mut [0; 1]).await.map(drop)
+    }
+}
+
+impl FirstBytes for tokio::net::UnixStream {
+    async fn first_bytes(&self) -> io::Result<()> {
+        unix_first_bytes(self).await
     }
 }
 

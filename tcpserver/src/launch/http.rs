@@ -9,19 +9,19 @@ use std::time::Duration;
 use clap::builder::PossibleValuesParser;
 use clap::{Arg, ArgMatches, value_parser};
 
-use super::{HttpOptions, HttpStreamHandler, IntoHttpHandler, Protocol};
-use crate::launch::{Launcher, format_duration, format_size, parse_duration, parse_size};
+use super::{Launcher, format_duration, format_size, parse_duration, parse_size};
+use crate::httpserver::{HttpOptions, HttpServer, IntoHttpHandler, Protocol};
 
 impl Launcher {
     /// Runs an HTTP server binary: [`run`](Launcher::run) with an
-    /// [`HttpServer`](super::HttpServer) handler. The HTTP options are compiled-in
+    /// [`HttpServer`] handler. The HTTP options are compiled-in
     /// defaults that flags override: `--no-keep-alive`, `--xheaders`,
     /// `--trusted-downstream IP,IP`, `--protocol http|https`, `--decompress-request`,
     /// `--chunk-size`, `--max-header-size`, `--idle-connection-timeout`,
     /// `--body-timeout`, `--max-body-size`; `--help` lists them with their defaults.
     ///
     /// `handler` is anything [`IntoHttpHandler`] accepts: an async function, an axum
-    /// `Router`, a [`Delegate`](super::Delegate).
+    /// `Router`, a [`Delegate`](crate::httpserver::Delegate).
     ///
     /// # Examples
     ///
@@ -52,8 +52,11 @@ impl Launcher {
                 Some(matches) => apply(options, matches),
                 None => options,
             };
-            let handler = HttpStreamHandler::new(handler, options, launcher.max_buffer_size);
-            builder.build(handler)
+            HttpServer::builder()
+                .tcp(builder)
+                .options(options)
+                .build(handler)
+                .into_tcp_server()
         })
     }
 }

@@ -1,12 +1,14 @@
-//! Byte counts and durations written with a unit, in the syntax the generated binary's
-//! `--max-buffer-size` and `--shutdown-timeout` flags accept, so that a value can move
-//! between the attribute and the command line unchanged.
+//! Byte counts and durations written with a unit: one grammar for the attribute's values
+//! and the generated binary's flags, so that a value moves between them unchanged.
+//!
+//! Decimals are read exactly (`0.1` is 100 ms, not a float's neighbour of it), and every
+//! `format_*` result reads back to the same value.
 
 use std::time::Duration;
 
 /// `65536`, `64k`, `64KiB`, `1M`, `1MiB`, `2G`: a byte count. `k`, `M` and `G` are powers
 /// of 1024, as buffer sizes are; the unit's case does not matter.
-pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
@@ -34,7 +36,7 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// `30`, `1.5`, `30s`, `500ms`, `2m`: a duration; a plain number is seconds.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (number, nanos_per_unit) = if let Some(n) = t.strip_suffix("ms") {
         (n, 1_000_000)
@@ -56,7 +58,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Seconds written as a number literal's digits (`30` or `1.5`; the literal's `_`
 /// separators already removed).
-pub(crate) fn parse_seconds(number: &str) -> Option<Duration> {
+pub fn parse_seconds(number: &str) -> Option<Duration> {
     decimal_nanos(number, 1_000_000_000).map(nanos_to_duration)
 }
 
@@ -78,6 +80,29 @@ fn decimal_nanos(number: &str, nanos_per_unit: u128) -> Option<u128> {
     }
     // Duration holds u64 seconds.
     (nanos / 1_000_000_000 <= u128::from(u64::MAX)).then_some(nanos)
+}
+
+/// A byte count the way [`parse_size`] reads it back, in the largest unit that divides it:
+/// `100MiB`, `64KiB`, `1000`.
+pub fn format_size(bytes: u64) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes != 0 && bytes.trailing_zeros() >= shift {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
+/// A duration the way [`parse_duration`] reads it back: `30s`, `1500ms`, `0.0000015s`.
+pub fn format_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d.subsec_nanos().is_multiple_of(1_000_000) {
+        format!("{}ms", d.as_millis())
+    } else {
+        let fraction = format!("{:09}", d.subsec_nanos());
+        format!("{}.{}s", d.as_secs(), fraction.trim_end_matches('0'))
+    }
 }
 
 fn nanos_to_duration(nanos: u128) -> Duration {
@@ -161,6 +186,36 @@ mod tests {
             let err = parse_duration(text).unwrap_err();
             assert!(err.contains("is not a duration"), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn formats_read_back() {
+        for n in [
+            0,
+            7,
+            1000,
+            1536,
+            65536,
+            100 << 20,
+            3 << 30,
+            u64::from(u32::MAX),
+        ] {
+            assert_eq!(parse_size(&format_size(n)), Ok(n), "{n}");
+        }
+        assert_eq!(format_size(100 << 20), "100MiB");
+        assert_eq!(format_size(65536), "64KiB");
+        for d in [
+            Duration::ZERO,
+            Duration::from_secs(30),
+            Duration::from_millis(1500),
+            Duration::from_micros(1500),
+            Duration::new(2, 1),
+        ] {
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{d:?}");
+        }
+        assert_eq!(format_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(format_duration(Duration::from_micros(1500)), "0.0015s");
     }
 
     #[test]
