@@ -54,6 +54,10 @@ fn help_lists_every_flag_with_its_default() {
         "--shutdown-timeout",
         "--runtime",
         "--worker-threads",
+        "--tls-alpn",
+        "--tls-sni",
+        "--handshake-timeout",
+        "--max-handshakes",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
@@ -70,6 +74,8 @@ fn bad_usage_exits_two() {
         &["--tls-cert", "cert.pem"],
         &["--tls", "both.pem", "--tls-key", "key.pem"],
         &["--worker-threads", "0"],
+        &["--port", "1", "--port", "2"],
+        &["8888"],
     ] {
         let out = Command::new(example_path("echo"))
             .args(args)
@@ -78,6 +84,54 @@ fn bad_usage_exits_two() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(!out.stderr.is_empty());
     }
+}
+
+/// The attribute's cross-key rules hold for flags too: each breach is one line naming the
+/// flags, and exit status 2.
+#[test]
+fn flags_are_checked_against_each_other() {
+    for (args, message) in [
+        (
+            &["--max-buffer-size", "64KiB", "--read-chunk-size", "64KiB"][..],
+            "--read-chunk-size (64KiB) must be at most half of --max-buffer-size (64KiB); give --read-chunk-size 32KiB or less",
+        ),
+        (
+            &["--runtime", "current-thread", "--worker-threads", "2"],
+            "--worker-threads (2) needs the multi-thread runtime",
+        ),
+        (
+            &["--tls-cert", "cert.pem"],
+            "--tls-cert needs its private key",
+        ),
+        (
+            &["--tls-client-ca", "ca.pem"],
+            "--tls-client-ca needs a server certificate",
+        ),
+        (
+            &["--tls-alpn", "h2"],
+            "--tls-alpn needs a server certificate",
+        ),
+    ] {
+        let out = Command::new(example_path("echo"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    // A size left at its default is clamped, as Tornado does, not refused.
+    let mut server =
+        ServerProcess::start("echo", &[ARGS, &["--max-buffer-size", "64KiB"]].concat());
+    let mut client = LineClient::connect(server.addr()).unwrap();
+    assert_eq!(client.roundtrip("small buffer").unwrap(), "small buffer");
+    drop(client);
+    server.signal(Signal::SIGTERM);
+    assert_eq!(
+        server.wait_timeout(Duration::from_secs(10)).unwrap().code(),
+        Some(0)
+    );
 }
 
 #[test]

@@ -87,6 +87,17 @@ fn http_help_lists_the_http_flags_with_their_defaults() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
+    // The attribute's rule: `trusted_downstream` means nothing without `xheaders`.
+    let bad = Command::new(example_path("http_hello"))
+        .args(["--trusted-downstream", "10.0.0.1"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--trusted-downstream is only used with --xheaders"),
+        "{stderr}"
+    );
 }
 
 /// `curl --cacert examples/certs/ca.pem https://localhost:PORT{path}` with extra args.

@@ -98,6 +98,67 @@ async fn cert_and_key_files_with_required_client_certificates() {
 }
 
 /// A bad certificate is a start-up failure: exit status 1 and one line naming the file.
+/// The settings of `TcpServer::builder()` and `TlsConfig::builder()` that flags reach in a
+/// generated binary: ALPN, certificates by SNI name, the handshake deadline and cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alpn_sni_and_handshake_flags() {
+    let (server_pem, sni_pem, ca) = (
+        p(&cert("server.pem")),
+        p(&cert("sni.pem")),
+        p(&cert("ca.pem")),
+    );
+    let sni = format!("other.test={sni_pem}");
+    let extra = [
+        "--tls",
+        &server_pem,
+        "--tls-alpn",
+        "h2,http/1.1",
+        "--tls-sni",
+        &sni,
+        "--handshake-timeout",
+        "500ms",
+        "--max-handshakes",
+        "4",
+    ];
+    let mut server = ServerProcess::start("tls_echo", &args(&extra));
+    let port = server.addr().port();
+
+    // ALPN: the server's first preference that the client offers too.
+    let facts = python(
+        port,
+        &[
+            "--ca", &ca, "--alpn", "http/1.1", "--alpn", "h2", "--send", "a",
+        ],
+    )
+    .await;
+    assert_eq!(fact(&facts, "alpn"), Some("h2"), "{facts:?}");
+    let facts = python(port, &["--ca", &ca, "--alpn", "http/1.1"]).await;
+    assert_eq!(fact(&facts, "alpn"), Some("http/1.1"), "{facts:?}");
+    // SNI: `other.test` gets its own certificate (serial 1003), other names the default.
+    let facts = python(port, &["--ca", &ca, "--sni", "other.test", "--send", "b"]).await;
+    assert_eq!(fact(&facts, "serial"), Some("1003"), "{facts:?}");
+    let facts = python(port, &["--ca", &ca]).await;
+    assert!(
+        fact(&facts, "serial").is_some_and(|s| s != "1003"),
+        "{facts:?}"
+    );
+
+    // A client that never speaks is closed at the handshake deadline, not kept.
+    let started = std::time::Instant::now();
+    let mut silent = StdTcpStream::connect(server.addr()).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let end = std::io::Read::read(&mut silent, &mut [0; 16]);
+    let waited = started.elapsed();
+    assert!(matches!(end, Ok(0) | Err(_)), "{end:?}");
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    stop(&mut server);
+}
+
 #[test]
 fn certificate_problems_exit_1_with_one_line_naming_the_file() {
     let dir = TempDir::new("tls-startup");

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 
 use crate::kind::Kind;
-use crate::{expand, parse, validate};
+use crate::{expand, keys, parse, validate};
 
 /// Expands `#[tcp_server(args)] item` or `#[http_server(args)] item`.
 pub(crate) fn server(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
@@ -12,6 +12,13 @@ pub(crate) fn server(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         Ok(f) => f,
         Err(e) => return expand::with_errors(item, None, e),
     };
+    if kind == Kind::Http && !keys::enabled("http") {
+        let error = syn::Error::new(
+            proc_macro2::Span::call_site(),
+            keys::needs_feature("`#[http_server]`", "http"),
+        );
+        return expand::with_errors(item, Some(&handler_fn), error);
+    }
     let config = parse::args(args).and_then(|args| validate::config(args, kind));
     let handler = validate::handler::check(&handler_fn, kind);
     let error = match (config, handler) {

@@ -1,21 +1,23 @@
 //! Code generation: the handler, unchanged, and a `main` that hands the configuration and
 //! the handler to `tcpserver::Launcher` (`run` for `#[tcp_server]`, `run_http` with the
-//! `HttpOptions` for `#[http_server]`). Only keys the attribute gives become setter calls;
-//! every default stays in the runtime crate.
+//! `HttpOptions` for `#[http_server]`). Each key given becomes one call of the setter of
+//! the same name, on the `Launcher` or, for an HTTP option, on the `HttpOptions`; every
+//! default stays in the runtime crate.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote};
+use quote::{ToTokens, format_ident, quote};
 use syn::{LitInt, LitStr};
+use tcpserver_options::keys::{Group, Id};
+use tcpserver_options::value::Value;
 
 use crate::kind::Kind;
 use crate::parse::HandlerFn;
 use crate::validate::handler::{self, Handler};
-use crate::validate::http::{HttpConfig, Protocol};
 use crate::validate::value::Spanned;
-use crate::validate::{Config, Family, Runtime, Tls, TlsIdentity};
+use crate::validate::{Config, Setting};
 
 /// The handler as written, then `fn main`.
 pub(crate) fn server(
@@ -29,14 +31,23 @@ pub(crate) fn server(
         .as_ref()
         .map_or_else(|| quote!(::tcpserver), ToTokens::to_token_stream);
     let port = int(&config.port);
-    let setters = setters(config, &krate);
+    let mut setters = TokenStream::new();
+    for setting in config
+        .settings
+        .iter()
+        .filter(|s| s.key.group != Group::Http)
+    {
+        setters.extend(setter(setting, config, &krate));
+    }
     let about = handler.about.as_deref().map(|about| quote!(.about(#about)));
     let ident = &handler.ident;
     let run = match kind {
         Kind::Tcp => quote!(.run(#ident)),
         Kind::Http => {
-            let options = http_options(&config.http, &krate);
-            quote!(.run_http(#options, #ident))
+            let options = config
+                .group(Group::Http)
+                .flat_map(|setting| setter(setting, config, &krate));
+            quote!(.run_http(#krate::httpserver::HttpOptions::new() #(#options)*, #ident))
         }
     };
     quote! {
@@ -51,127 +62,75 @@ pub(crate) fn server(
     }
 }
 
-/// One setter call per key given, in the documentation's order.
-fn setters(config: &Config, krate: &TokenStream) -> TokenStream {
-    let mut calls = TokenStream::new();
-    let mut call = |tokens: TokenStream| calls.extend(tokens);
-    if let Some(address) = &config.address {
-        let address = string(address);
-        call(quote!(.address(#address)));
+/// The setter calls for one key: `.name(value)`, or for the sub-keys of `tls(...)` the
+/// `Launcher`'s TLS setters.
+fn setter(setting: &Setting, config: &Config, krate: &TokenStream) -> Vec<TokenStream> {
+    let value = &setting.value;
+    let call = |name: &str, args: TokenStream| {
+        let name = format_ident!("{}", name, span = located(value));
+        quote!(.#name(#args))
+    };
+    match (setting.key.id, &value.value) {
+        (Id::TlsPem, Value::Text(pem)) => vec![call("tls", string(pem, value).into_token_stream())],
+        (Id::TlsCert, Value::Text(cert)) => {
+            let key = match config.get(Id::TlsKey).map(|s| &s.value.value) {
+                Some(Value::Text(key)) => string(key, value),
+                _ => unreachable!("the rules give `cert` its `key`"),
+            };
+            let cert = string(cert, value);
+            vec![call("tls_cert_key", quote!(#cert, #key))]
+        }
+        // Given with `cert`, above.
+        (Id::TlsKey, _) => Vec::new(),
+        (Id::TlsClientCa, Value::Text(ca)) => {
+            vec![call("tls_client_ca", string(ca, value).into_token_stream())]
+        }
+        (Id::TlsAlpn, Value::Protocols(names)) => {
+            let names = names.iter().map(|n| string(n, value));
+            vec![call("tls_alpn", quote!([#(#names),*]))]
+        }
+        (Id::TlsSni, Value::Sni(all)) => all
+            .iter()
+            .map(|sni| {
+                let (name, cert) = (string(&sni.name, value), string(&sni.cert, value));
+                match &sni.key {
+                    Some(key) => {
+                        let key = string(key, value);
+                        call("tls_sni_cert_key", quote!(#name, #cert, #key))
+                    }
+                    None => call("tls_sni", quote!(#name, #cert)),
+                }
+            })
+            .collect(),
+        (_, v) => vec![call(setting.key.name, tokens(v, value, krate))],
     }
-    if let Some(family) = &config.family {
-        let variant = match family.value {
-            Family::Unspec => quote!(Unspec),
-            Family::V4 => quote!(V4),
-            Family::V6 => quote!(V6),
-        };
-        call(quote!(.family(#krate::netutil::Family::#variant)));
-    }
-    if let Some(backlog) = &config.backlog {
-        let backlog = int(backlog);
-        call(quote!(.backlog(#backlog)));
-    }
-    if let Some(reuse_port) = &config.reuse_port {
-        let reuse_port = boolean(reuse_port);
-        call(quote!(.reuse_port(#reuse_port)));
-    }
-    if let Some(processes) = &config.processes {
-        let processes = int(processes);
-        call(quote!(.processes(#processes)));
-    }
-    if let Some(max_restarts) = &config.max_restarts {
-        let max_restarts = int(max_restarts);
-        call(quote!(.max_restarts(#max_restarts)));
-    }
-    if let Some(tls) = &config.tls {
-        call(tls_calls(tls));
-    }
-    if let Some(bytes) = &config.max_buffer_size {
-        let bytes = int(bytes);
-        call(quote!(.max_buffer_size(#bytes)));
-    }
-    if let Some(bytes) = &config.read_chunk_size {
-        let bytes = int(bytes);
-        call(quote!(.read_chunk_size(#bytes)));
-    }
-    if let Some(limit) = &config.max_connections {
-        let limit = int(limit);
-        call(quote!(.max_connections(#limit)));
-    }
-    if let Some(timeout) = &config.shutdown_timeout {
-        let timeout = duration(timeout.value);
-        call(quote!(.shutdown_timeout(#timeout)));
-    }
-    if let Some(runtime) = &config.runtime {
-        let variant = match runtime.value {
-            Runtime::MultiThread => quote!(MultiThread),
-            Runtime::CurrentThread => quote!(CurrentThread),
-        };
-        call(quote!(.runtime(#krate::launch::RuntimeFlavor::#variant)));
-    }
-    if let Some(threads) = &config.worker_threads {
-        let threads = int(threads);
-        call(quote!(.worker_threads(#threads)));
-    }
-    calls
 }
 
-/// `HttpOptions::new()` with one setter call per HTTP option given, in the documentation's
-/// order.
-fn http_options(http: &HttpConfig, krate: &TokenStream) -> TokenStream {
-    let mut options = quote!(#krate::httpserver::HttpOptions::new());
-    let mut call = |tokens: TokenStream| options.extend(tokens);
-    if let Some(yes) = &http.no_keep_alive {
-        let yes = boolean(yes);
-        call(quote!(.no_keep_alive(#yes)));
+/// A value as an argument of its setter.
+fn tokens(v: &Value, at: &Spanned<Value>, krate: &TokenStream) -> TokenStream {
+    let span = located(at);
+    match v {
+        Value::Integer(n) | Value::Size(n) => LitInt::new(&n.to_string(), span).into_token_stream(),
+        Value::Duration(d) => duration(d.unwrap_or_default()),
+        Value::Bool(b) => syn::LitBool::new(*b, span).into_token_stream(),
+        Value::Text(text) => string(text, at).into_token_stream(),
+        Value::Choice(choice) => {
+            let path: syn::Path = syn::parse_str(choice.variant)
+                .unwrap_or_else(|_| unreachable!("the table's variants are paths"));
+            quote!(#krate::#path)
+        }
+        Value::IpList(addresses) => {
+            let addresses = addresses.iter().map(|a| ip_address(*a, span));
+            quote!([#(#addresses),*])
+        }
+        Value::Protocols(_) | Value::Sni(_) => unreachable!("written by `setter`"),
     }
-    if let Some(yes) = &http.xheaders {
-        let yes = boolean(yes);
-        call(quote!(.xheaders(#yes)));
-    }
-    if let Some(proxies) = &http.trusted_downstream {
-        let proxies = proxies.value.iter().map(ip_address);
-        call(quote!(.trusted_downstream([#(#proxies),*])));
-    }
-    if let Some(protocol) = &http.protocol {
-        let variant = match protocol.value {
-            Protocol::Http => quote!(Http),
-            Protocol::Https => quote!(Https),
-        };
-        call(quote!(.protocol(#krate::httpserver::Protocol::#variant)));
-    }
-    if let Some(yes) = &http.decompress_request {
-        let yes = boolean(yes);
-        call(quote!(.decompress_request(#yes)));
-    }
-    if let Some(bytes) = &http.chunk_size {
-        let bytes = int(bytes);
-        call(quote!(.chunk_size(#bytes)));
-    }
-    if let Some(bytes) = &http.max_header_size {
-        let bytes = int(bytes);
-        call(quote!(.max_header_size(#bytes)));
-    }
-    if let Some(timeout) = &http.idle_connection_timeout {
-        let timeout = duration(timeout.value);
-        call(quote!(.idle_connection_timeout(#timeout)));
-    }
-    if let Some(timeout) = &http.body_timeout {
-        let timeout = duration(timeout.value);
-        call(quote!(.body_timeout(#timeout)));
-    }
-    if let Some(bytes) = &http.max_body_size {
-        let bytes = int(bytes);
-        call(quote!(.max_body_size(#bytes)));
-    }
-    options
 }
 
 /// An address checked at compile time, built without parsing at run time:
 /// `IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))`.
-fn ip_address(address: &Spanned<IpAddr>) -> TokenStream {
-    let span = located(address);
-    match address.value {
+fn ip_address(address: IpAddr, span: Span) -> TokenStream {
+    match address {
         IpAddr::V4(v4) => {
             let octets = v4.octets().map(|o| LitInt::new(&o.to_string(), span));
             quote!(::std::net::IpAddr::V4(::std::net::Ipv4Addr::new(#(#octets),*)))
@@ -181,24 +140,6 @@ fn ip_address(address: &Spanned<IpAddr>) -> TokenStream {
             quote!(::std::net::IpAddr::V6(::std::net::Ipv6Addr::new(#(#segments),*)))
         }
     }
-}
-
-fn tls_calls(tls: &Tls) -> TokenStream {
-    let identity = match &tls.identity {
-        TlsIdentity::Pem(pem) => {
-            let pem = string(pem);
-            quote!(.tls(#pem))
-        }
-        TlsIdentity::CertKey { cert, key } => {
-            let (cert, key) = (string(cert), string(key));
-            quote!(.tls_cert_key(#cert, #key))
-        }
-    };
-    let client_ca = tls.client_ca.as_ref().map(|ca| {
-        let ca = string(ca);
-        quote!(.tls_client_ca(#ca))
-    });
-    quote!(#identity #client_ca)
 }
 
 /// Where a generated literal is reported: at the user's value, but still marked as coming
@@ -211,12 +152,8 @@ fn int(value: &Spanned<u64>) -> LitInt {
     LitInt::new(&value.value.to_string(), located(value))
 }
 
-fn string(value: &Spanned<String>) -> LitStr {
-    LitStr::new(&value.value, located(value))
-}
-
-fn boolean(value: &Spanned<bool>) -> syn::LitBool {
-    syn::LitBool::new(value.value, located(value))
+fn string<T>(text: &str, at: &Spanned<T>) -> LitStr {
+    LitStr::new(text, located(at))
 }
 
 fn duration(d: Duration) -> TokenStream {

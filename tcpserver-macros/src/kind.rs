@@ -2,7 +2,7 @@
 //! validation and their expansion; [`Kind`] is what tells them apart: the keys each
 //! accepts, the handler signature each expects, and the name error messages use.
 
-use crate::keys::{self, Key};
+use tcpserver_options::keys::{Group, Key, top_level};
 
 /// Which attribute is being expanded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +13,25 @@ pub(crate) enum Kind {
     Http,
 }
 
+/// The groups of options every server has.
+const SERVER_GROUPS: &[Group] = &[
+    Group::Bind,
+    Group::Server,
+    Group::Tls,
+    Group::Process,
+    Group::Attribute,
+];
+
+/// The server groups, then Tornado's `HTTPServer` options.
+const HTTP_SERVER_GROUPS: &[Group] = &[
+    Group::Bind,
+    Group::Server,
+    Group::Tls,
+    Group::Process,
+    Group::Attribute,
+    Group::Http,
+];
+
 impl Kind {
     /// The attribute as written, with its brackets: `#[tcp_server]`.
     pub(crate) fn attribute(self) -> &'static str {
@@ -22,12 +41,13 @@ impl Kind {
         }
     }
 
-    /// Every key the attribute accepts, in the order its documentation lists them.
-    pub(crate) fn keys(self) -> &'static [Key] {
-        match self {
-            Kind::Tcp => keys::SERVER_KEYS,
-            Kind::Http => keys::HTTP_SERVER_KEYS,
-        }
+    /// Every key the attribute accepts, in the order its documentation lists them: the
+    /// table's server keys, and for `#[http_server]` the HTTP options after them.
+    pub(crate) fn keys(self) -> impl Iterator<Item = &'static Key> + Clone {
+        top_level(match self {
+            Kind::Tcp => SERVER_GROUPS,
+            Kind::Http => HTTP_SERVER_GROUPS,
+        })
     }
 
     /// The handler signature, quoted in messages as what to write.

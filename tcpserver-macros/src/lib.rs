@@ -7,9 +7,11 @@
 //! and unit-tested there: `parse` (syntax only), `validate` (typed values that remember
 //! where they were written, then checks across keys), `expand` (the handler unchanged,
 //! plus a `main` that calls `tcpserver::Launcher`). The two attributes share all three;
-//! `kind` holds what differs (the keys, the handler's signature). Everything the
-//! generated code does is a call to the runtime crate's public API; no server logic lives
-//! here.
+//! `kind` holds what differs (the keys, the handler's signature). The keys, how each value
+//! is written and the checks across keys come from the option table that the runtime
+//! turns into command-line flags (`tcpserver-options`), so the two cannot drift apart.
+//! Everything the generated code does is a call to the runtime crate's public API; no
+//! server logic lives here.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
@@ -81,10 +83,12 @@ use kind::Kind;
 /// | `reuse_port` | `true` or `false`: `SO_REUSEPORT`; with several processes, one socket per worker | `false` | `--reuse-port` |
 /// | `processes` | integer; 0 means one per CPU | 1 (no fork) | `--processes` |
 /// | `max_restarts` | integer: worker crashes the supervisor tolerates | 100 | `--max-restarts` |
-/// | `tls` | `"chain-and-key.pem"`, or `tls(cert = "..", key = "..", client_ca = "..")` (below) | plain TCP | `--tls`, `--tls-cert`, `--tls-key`, `--tls-client-ca` |
+/// | `tls` | `"chain-and-key.pem"`, or `tls(cert = "..", key = "..", client_ca = "..", alpn = [..], sni = [..])` (below) | plain TCP | `--tls`, `--tls-cert`, `--tls-key`, `--tls-client-ca`, `--tls-alpn`, `--tls-sni` |
 /// | `max_buffer_size` | bytes: integer, or string with a unit (`"64KiB"`, `"1MiB"`, `"2G"`) | 100 MiB | `--max-buffer-size` |
 /// | `read_chunk_size` | bytes, as `max_buffer_size`; at most half of it | 64 KiB | `--read-chunk-size` |
 /// | `max_connections` | integer: connections served at once per process; 0 means no limit | 0 | `--max-connections` |
+/// | `handshake_timeout` | duration, above 0: how long a TLS client has to complete its handshake, from its accept | 10 s | `--handshake-timeout` |
+/// | `max_handshakes` | integer: TLS handshakes in progress at once per process; 0 means no cap | 256 | `--max-handshakes` |
 /// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"30s"`, `"2m"`) | 30 s | `--shutdown-timeout` |
 /// | `runtime` | `"multi_thread"` or `"current_thread"` (`"multi-thread"` and `"current-thread"` too) | multi-thread with one process, current-thread in each forked worker (unless `worker_threads` is given) | `--runtime` |
 /// | `worker_threads` | integer, at least 1: threads of a multi-thread runtime | one per CPU | `--worker-threads` |
@@ -97,7 +101,10 @@ use kind::Kind;
 /// Keys are checked against each other: `worker_threads` asks for a multi-thread runtime
 /// (in forked workers too, which otherwise run current-thread ones), so it is an error with
 /// `runtime = "current_thread"`; and `read_chunk_size` may be at most half of
-/// `max_buffer_size`.
+/// `max_buffer_size`. The program checks its flags with the same rules when it starts: a
+/// `--read-chunk-size` over half of `--max-buffer-size` is a usage error (exit status 2).
+/// Sizes and durations have one grammar in both places, so a value moves between the
+/// attribute and the command line unchanged.
 ///
 /// ## TLS
 ///
@@ -115,8 +122,17 @@ use kind::Kind;
 /// ```
 ///
 /// Inside `tls(...)`: `pem` (chain and key in one file) or both `cert` and `key`, and
-/// optionally `client_ca`. Relative paths are relative to the working directory when the
-/// program starts; the files are read then, not at compile time.
+/// optionally `client_ca`; `alpn`, the application protocols offered, in order of
+/// preference (`alpn = ["h2", "http/1.1"]`; flag `--tls-alpn h2,http/1.1`); and `sni`, a
+/// certificate for each name clients may ask for (`sni = [("api.example.com",
+/// "api.pem"), ("mail.example.com", "mail.crt", "mail.key")]`; flag `--tls-sni
+/// NAME=PEM` or `--tls-sni NAME=CERT,KEY`, once per name). Relative paths are relative
+/// to the working directory when the program starts; the files are read then, not at
+/// compile time.
+///
+/// TLS needs the `tls` feature of `tcpserver` (`features = ["tls"]` in Cargo.toml), as do
+/// `handshake_timeout` and `max_handshakes`; without it these keys are a compile error
+/// that says so.
 ///
 /// ## Renaming the crate
 ///
@@ -234,6 +250,9 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
+/// `#[http_server]` needs the `http` feature of `tcpserver` (`features = ["http"]` in
+/// Cargo.toml); without it the attribute is a compile error that says so.
+///
 /// Everything [`#[tcp_server]`](macro@tcp_server) says about the program holds here: it
 /// goes at the crate root of a binary in place of `fn main`; the program parses
 /// command-line overrides (`--help` lists them with the compiled-in defaults), logs,
@@ -267,9 +286,9 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Every key of [`#[tcp_server]`](macro@tcp_server), with the same values and defaults:
 /// `port` (required), `address`, `family`, `backlog`, `reuse_port`, `processes`,
-/// `max_restarts`, `tls` / `tls(cert, key, client_ca, pem)`, `max_buffer_size`,
-/// `read_chunk_size`, `max_connections`, `shutdown_timeout`, `runtime`,
-/// `worker_threads`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
+/// `max_restarts`, `tls` / `tls(pem, cert, key, client_ca, alpn, sni)`, `max_buffer_size`,
+/// `read_chunk_size`, `max_connections`, `handshake_timeout`, `max_handshakes`,
+/// `shutdown_timeout`, `runtime`, `worker_threads`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
 /// Every key is optional except `port`, a key left out keeps the runtime's default, and
 /// every key can be overridden when the program starts with the flag in the last column.
 ///
@@ -282,10 +301,12 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `reuse_port` | `true` or `false` | `false` | `--reuse-port` |
 /// | `processes` | integer; 0 means one per CPU | 1 (no fork) | `--processes` |
 /// | `max_restarts` | integer | 100 | `--max-restarts` |
-/// | `tls` | `"chain-and-key.pem"`, or `tls(cert = "..", key = "..", client_ca = "..")` | plain HTTP | `--tls`, `--tls-cert`, `--tls-key`, `--tls-client-ca` |
+/// | `tls` | `"chain-and-key.pem"`, or `tls(cert = "..", key = "..", client_ca = "..", alpn = [..], sni = [..])` | plain HTTP | `--tls`, `--tls-cert`, `--tls-key`, `--tls-client-ca`, `--tls-alpn`, `--tls-sni` |
 /// | `max_buffer_size` | bytes: integer, or string with a unit (`"1MiB"`) | 100 MiB | `--max-buffer-size` |
 /// | `read_chunk_size` | bytes; at most half of `max_buffer_size` | 64 KiB | `--read-chunk-size` |
 /// | `max_connections` | integer; 0 means no limit | 0 | `--max-connections` |
+/// | `handshake_timeout` | duration, above 0 | 10 s | `--handshake-timeout` |
+/// | `max_handshakes` | integer; 0 means no cap | 256 | `--max-handshakes` |
 /// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"2m"`) | 30 s | `--shutdown-timeout` |
 /// | `runtime` | `"multi_thread"` or `"current_thread"` | multi-thread with one process, current-thread in each forked worker | `--runtime` |
 /// | `worker_threads` | integer, at least 1 | one per CPU | `--worker-threads` |

@@ -39,19 +39,24 @@
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 pub mod error;
+#[cfg(feature = "http")]
 pub mod httpserver;
 pub mod iostream;
 pub mod launch;
 pub mod netutil;
 pub mod process;
 pub mod tcpserver;
+#[cfg(feature = "tls")]
 pub mod tls;
 
 pub use error::{Error, ErrorKind, Result};
+#[cfg(feature = "http")]
 pub use httpserver::HttpServer;
 pub use iostream::IoStream;
 pub use launch::Launcher;
 pub use tcpserver::{HandlerResult, ShutdownSignal, StreamHandler, TcpServer};
+/// Without the `http` feature the attribute is still here, so that using it is a compile
+/// error that names the feature.
 #[doc(inline)]
 pub use tcpserver_macros::http_server;
 #[doc(inline)]

@@ -1,111 +1,81 @@
 //! Meaning: the parsed entries become a typed [`Config`] (every key known, given once,
-//! with a value of the right type and range), then keys are checked against each other.
-//! The HTTP options of `#[http_server]` are read in [`http`], the handler's signature is
+//! with a value of the kind the option table gives it), then keys are checked against
+//! each other with the rules the runtime applies to its flags. The handler's signature is
 //! checked in [`handler`].
 //!
 //! Errors are collected rather than returned at the first one, so that a user sees every
 //! mistake of an attribute in one build.
 
 pub(crate) mod handler;
-pub(crate) mod http;
 pub(crate) mod value;
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use proc_macro2::Span;
-use quote::ToTokens;
 use syn::Expr;
+use tcpserver_options::keys::{Group, Key, Kind as ValueKind};
+use tcpserver_options::rules::{self, Style};
+use tcpserver_options::value::Value;
 
-use crate::keys::{self, Key};
+use crate::keys::{self, Id};
 use crate::kind::Kind;
 use crate::parse::{Arg, ArgValue};
-use http::HttpConfig;
 use value::Spanned;
 
-/// Counts and sizes become `usize` in the generated code; capping them at `u32::MAX` keeps
-/// an attribute meaning the same on every target.
-const MAX_USIZE: u64 = u32::MAX as u64;
-
-/// The attribute, validated. Keys left out are `None`: their defaults live in the runtime
+/// The attribute, validated. Keys left out are absent: their defaults live in the runtime
 /// crate, not here.
 pub(crate) struct Config {
     pub(crate) port: Spanned<u64>,
-    pub(crate) address: Option<Spanned<String>>,
-    pub(crate) family: Option<Spanned<Family>>,
-    pub(crate) backlog: Option<Spanned<u64>>,
-    pub(crate) reuse_port: Option<Spanned<bool>>,
-    pub(crate) processes: Option<Spanned<u64>>,
-    pub(crate) max_restarts: Option<Spanned<u64>>,
-    pub(crate) tls: Option<Tls>,
-    pub(crate) max_buffer_size: Option<Spanned<u64>>,
-    pub(crate) read_chunk_size: Option<Spanned<u64>>,
-    pub(crate) max_connections: Option<Spanned<u64>>,
-    pub(crate) shutdown_timeout: Option<Spanned<Duration>>,
-    pub(crate) runtime: Option<Spanned<Runtime>>,
-    pub(crate) worker_threads: Option<Spanned<u64>>,
+    /// Every other key given (the sub-keys of `tls(...)` included), in table order.
+    pub(crate) settings: Vec<Setting>,
     pub(crate) crate_path: Option<syn::Path>,
-    /// The HTTP options: always empty for `#[tcp_server]`, which does not accept them.
-    pub(crate) http: HttpConfig,
 }
 
-/// `tcpserver::netutil::Family`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Family {
-    Unspec,
-    V4,
-    V6,
+/// One key and its value.
+pub(crate) struct Setting {
+    pub(crate) key: &'static Key,
+    pub(crate) value: Spanned<Value>,
 }
 
-/// `tcpserver::launch::RuntimeFlavor`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Runtime {
-    MultiThread,
-    CurrentThread,
-}
+impl Config {
+    /// The value of `id`, if the attribute gives it.
+    pub(crate) fn get(&self, id: Id) -> Option<&Setting> {
+        self.settings.iter().find(|s| s.key.id == id)
+    }
 
-/// The certificate files of `tls = ".."` or `tls(...)`.
-pub(crate) struct Tls {
-    pub(crate) identity: TlsIdentity,
-    pub(crate) client_ca: Option<Spanned<String>>,
-}
-
-/// The server's own certificate chain and key.
-pub(crate) enum TlsIdentity {
-    /// One PEM file holding both.
-    Pem(Spanned<String>),
-    /// Separate files.
-    CertKey {
-        cert: Spanned<String>,
-        key: Spanned<String>,
-    },
+    /// The settings of `group`, in table order.
+    pub(crate) fn group(&self, group: Group) -> impl Iterator<Item = &Setting> {
+        self.settings.iter().filter(move |s| s.key.group == group)
+    }
 }
 
 /// Errors gathered across entries.
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(Option<syn::Error>);
 
 impl Errors {
-    fn push(&mut self, error: syn::Error) {
+    pub(crate) fn push(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(errors) => errors.combine(error),
             None => self.0 = Some(error),
         }
     }
 
-    fn finish(self) -> syn::Result<()> {
+    pub(crate) fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
     }
 }
 
 /// Builds the configuration from the attribute's entries.
 pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
-    let mut builder = Builder::default();
+    let mut settings = Vec::new();
+    let mut crate_path = None;
+    let mut port = None;
     let mut errors = Errors::default();
     let mut seen = HashSet::new();
     for arg in &args {
         let name = arg.name();
-        let Some(key) = keys::find(kind.keys(), &name) else {
+        let Some(key) = kind.keys().find(|k| k.name == name) else {
             let message = match kind {
                 Kind::Tcp => keys::http_only(&name),
                 Kind::Http => None,
@@ -114,19 +84,71 @@ pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
             errors.push(syn::Error::new(arg.key.span(), message));
             continue;
         };
-        if !seen.insert(key.name) {
+        if !seen.insert(key.id) {
             errors.push(given_twice(arg, key));
             continue;
         }
-        if let Err(e) = builder.set(key, arg) {
+        if let Some(feature) = key.feature.filter(|f| !keys::enabled(f)) {
+            let what = format!("`{}`", key.name);
+            errors.push(syn::Error::new(
+                arg.key.span(),
+                keys::needs_feature(&what, feature),
+            ));
+            continue;
+        }
+        let read = match (key.id, key.kind) {
+            (Id::Port, _) => expr_of(key, arg)
+                .and_then(|expr| value::read(key, expr))
+                .map(|v| port = Some(v.map(|v| v.integer()))),
+            (_, ValueKind::Section) => section(key, arg, &mut settings),
+            (_, ValueKind::Path) => expr_of(key, arg)
+                .and_then(|expr| value::path(key, expr))
+                .map(|path| crate_path = Some(path)),
+            _ => expr_of(key, arg)
+                .and_then(|expr| value::read(key, expr))
+                .map(|value| settings.push(Setting { key, value })),
+        };
+        if let Err(e) = read {
             errors.push(e);
         }
     }
     errors.finish()?;
-    builder.build(kind)
+    let Some(port) = port else {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            format!(
+                "`port` is missing: every server needs one; write `{}`",
+                kind.minimal()
+            ),
+        ));
+    };
+    settings.sort_by_key(|s| table_position(s.key.id));
+    let config = Config {
+        port,
+        settings,
+        crate_path,
+    };
+    // The runtime checks its flags with these same rules.
+    let mut errors = Errors::default();
+    let lookup = |id| config.get(id).map(|s| s.value.value.clone());
+    for broken in rules::check(&lookup, Style::Attribute) {
+        let at = config.get(broken.at).map(|s| &s.value);
+        errors.push(match at {
+            Some(value) => value.error(broken.message),
+            None => syn::Error::new(Span::call_site(), broken.message),
+        });
+    }
+    errors.finish()?;
+    Ok(config)
 }
 
-fn given_twice(arg: &Arg, key: Key) -> syn::Error {
+fn table_position(id: Id) -> Option<usize> {
+    tcpserver_options::keys::KEYS
+        .iter()
+        .position(|k| k.id == id)
+}
+
+fn given_twice(arg: &Arg, key: &Key) -> syn::Error {
     syn::Error::new(
         arg.key.span(),
         format!(
@@ -137,7 +159,7 @@ fn given_twice(arg: &Arg, key: Key) -> syn::Error {
 }
 
 /// The value of `key = value`, or an error saying how to write the entry.
-fn expr_of(key: Key, arg: &Arg) -> syn::Result<&Expr> {
+fn expr_of<'a>(key: &Key, arg: &'a Arg) -> syn::Result<&'a Expr> {
     match &arg.value {
         ArgValue::Expr(expr) => Ok(expr),
         ArgValue::Missing => Err(syn::Error::new(
@@ -154,177 +176,35 @@ fn expr_of(key: Key, arg: &Arg) -> syn::Result<&Expr> {
     }
 }
 
-/// The keys as they are read, before they are checked against each other.
-#[derive(Default)]
-struct Builder {
-    port: Option<Spanned<u64>>,
-    address: Option<Spanned<String>>,
-    family: Option<Spanned<Family>>,
-    backlog: Option<Spanned<u64>>,
-    reuse_port: Option<Spanned<bool>>,
-    processes: Option<Spanned<u64>>,
-    max_restarts: Option<Spanned<u64>>,
-    tls: Option<Tls>,
-    max_buffer_size: Option<Spanned<u64>>,
-    read_chunk_size: Option<Spanned<u64>>,
-    max_connections: Option<Spanned<u64>>,
-    shutdown_timeout: Option<Spanned<Duration>>,
-    runtime: Option<Spanned<Runtime>>,
-    worker_threads: Option<Spanned<u64>>,
-    crate_path: Option<syn::Path>,
-    http: HttpConfig,
-}
-
-impl Builder {
-    fn set(&mut self, key: Key, arg: &Arg) -> syn::Result<()> {
-        if key == keys::TLS {
-            self.tls = Some(tls(arg)?);
-            return Ok(());
-        }
-        let expr = expr_of(key, arg)?;
-        let count = |what| value::integer(key, expr, MAX_USIZE, what);
-        match key.name {
-            "port" => {
-                let what = "a port number from 0 to 65535 (0 picks a free port)";
-                self.port = Some(value::integer(key, expr, u16::MAX.into(), what)?);
-            }
-            "address" => self.address = Some(value::string(key, expr)?),
-            "family" => {
-                let choices: &[(&[&str], Family)] = &[
-                    (&["unspec"], Family::Unspec),
-                    (&["ipv4"], Family::V4),
-                    (&["ipv6"], Family::V6),
-                ];
-                self.family = Some(value::choice(key, expr, choices)?);
-            }
-            "backlog" => {
-                let what = "a listen backlog from 0 to 4294967295";
-                self.backlog = Some(value::integer(key, expr, u32::MAX.into(), what)?);
-            }
-            "reuse_port" => self.reuse_port = Some(value::boolean(key, expr)?),
-            "processes" => {
-                self.processes = Some(count("a number of processes (0: one per CPU)")?);
-            }
-            "max_restarts" => self.max_restarts = Some(count("a number of restarts")?),
-            "max_buffer_size" => self.max_buffer_size = Some(byte_count(key, expr)?),
-            "read_chunk_size" => self.read_chunk_size = Some(byte_count(key, expr)?),
-            "max_connections" => {
-                self.max_connections = Some(count("a number of connections (0: no limit)")?);
-            }
-            "shutdown_timeout" => self.shutdown_timeout = Some(value::duration(key, expr)?),
-            "runtime" => {
-                let choices: &[(&[&str], Runtime)] = &[
-                    (&["multi_thread", "multi-thread"], Runtime::MultiThread),
-                    (
-                        &["current_thread", "current-thread"],
-                        Runtime::CurrentThread,
-                    ),
-                ];
-                self.runtime = Some(value::choice(key, expr, choices)?);
-            }
-            "worker_threads" => {
-                let threads = count("a number of threads, at least 1")?;
-                if threads.value == 0 {
-                    return Err(threads.error(
-                        "`worker_threads` must be at least 1; leave it out for one thread per CPU",
-                    ));
-                }
-                self.worker_threads = Some(threads);
-            }
-            "crate" => self.crate_path = Some(value::path(key, expr)?),
-            _ => self.http.set(key, expr)?,
-        }
-        Ok(())
-    }
-
-    /// Checks the keys against each other, each error on the value that conflicts.
-    fn build(self, kind: Kind) -> syn::Result<Config> {
-        let Some(port) = self.port else {
-            return Err(syn::Error::new(
-                Span::call_site(),
-                format!(
-                    "`port` is missing: every server needs one; write `{}`",
-                    kind.minimal()
-                ),
-            ));
-        };
-        let mut errors = Errors::default();
-        // `worker_threads` asks for a multi-thread runtime, also in forked workers (which
-        // otherwise run current-thread ones); only an explicit current-thread runtime
-        // contradicts it.
-        if let Some(threads) = &self.worker_threads
-            && self.runtime.as_ref().map(|r| r.value) == Some(Runtime::CurrentThread)
-        {
-            errors.push(threads.error(
-                "`worker_threads` needs the multi-thread runtime, but `runtime` is \
-                 \"current_thread\"; remove `worker_threads` or write `runtime = \"multi_thread\"`",
-            ));
-        }
-        if let (Some(chunk), Some(max)) = (&self.read_chunk_size, &self.max_buffer_size)
-            && chunk.value > max.value / 2
-        {
-            errors.push(chunk.error(format!(
-                "`read_chunk_size` ({} bytes) must be at most half of `max_buffer_size` ({} bytes); \
-                 write `read_chunk_size = {}` or less, or raise `max_buffer_size`",
-                chunk.value,
-                max.value,
-                max.value / 2
-            )));
-        }
-        self.http.check(&mut errors);
-        errors.finish()?;
-        Ok(Config {
-            port,
-            address: self.address,
-            family: self.family,
-            backlog: self.backlog,
-            reuse_port: self.reuse_port,
-            processes: self.processes,
-            max_restarts: self.max_restarts,
-            tls: self.tls,
-            max_buffer_size: self.max_buffer_size,
-            read_chunk_size: self.read_chunk_size,
-            max_connections: self.max_connections,
-            shutdown_timeout: self.shutdown_timeout,
-            runtime: self.runtime,
-            worker_threads: self.worker_threads,
-            crate_path: self.crate_path,
-            http: self.http,
-        })
-    }
-}
-
-fn byte_count(key: Key, expr: &Expr) -> syn::Result<Spanned<u64>> {
-    let bytes = value::size(key, expr)?;
-    if bytes.value > MAX_USIZE {
-        return Err(bytes.error(format!(
-            "`{}` is too large: at most 4294967295 bytes (just under 4 GiB)",
-            key.name
-        )));
-    }
-    Ok(bytes)
-}
-
-/// `tls = "server.pem"` or `tls(pem | cert + key, client_ca)`.
-fn tls(arg: &Arg) -> syn::Result<Tls> {
+/// `tls = "server.pem"` (the first sub-key) or `tls(pem | cert + key, client_ca, alpn,
+/// sni)`: the sub-keys go to `settings`; how they fit together is a rule checked later.
+fn section(section: &Key, arg: &Arg, settings: &mut Vec<Setting>) -> syn::Result<()> {
     let both_forms = r#"write `tls = "server.pem"` (chain and key in one file) or `tls(cert = "cert.pem", key = "key.pem")`"#;
     let entries = match &arg.value {
         ArgValue::Expr(expr) => {
-            return match value::string(keys::TLS, expr) {
-                Ok(_) => Ok(Tls {
-                    identity: TlsIdentity::Pem(value::file(keys::TLS, expr)?),
-                    client_ca: None,
-                }),
-                Err(_) => Err(syn::Error::new_spanned(
+            let first = keys::within(section.id)
+                .next()
+                .expect("a section has sub-keys");
+            if value::string(section, expr).is_err() {
+                return Err(syn::Error::new_spanned(
                     expr,
-                    format!("`tls` expects a file path in a string; {both_forms}"),
-                )),
-            };
+                    format!(
+                        "`{}` expects a file path in a string; {both_forms}",
+                        section.name
+                    ),
+                ));
+            }
+            let file = value::file(section, expr)?;
+            settings.push(Setting {
+                key: first,
+                value: Spanned::new(Value::Text(file.value), expr),
+            });
+            return Ok(());
         }
         ArgValue::Missing => {
             return Err(syn::Error::new(
                 arg.key.span(),
-                format!("`tls` needs certificate files; {both_forms}"),
+                format!("`{}` needs certificate files; {both_forms}", section.name),
             ));
         }
         ArgValue::List(paren, contents) => {
@@ -332,141 +212,132 @@ fn tls(arg: &Arg) -> syn::Result<Tls> {
             if entries.is_empty() {
                 return Err(syn::Error::new(
                     paren.span.join(),
-                    format!("`tls(...)` is empty; {both_forms}"),
+                    format!("`{}(...)` is empty; {both_forms}", section.name),
                 ));
             }
             entries
         }
     };
-
+    let context = format!(" in `{}(...)`", section.name);
     let mut errors = Errors::default();
     let mut seen = HashSet::new();
-    let (mut pem, mut cert, mut key, mut client_ca) = (None, None, None, None);
     for entry in &entries {
         let name = entry.name();
-        let Some(tls_key) = keys::find(keys::TLS_KEYS, &name) else {
+        let Some(key) = keys::within(section.id).find(|k| k.name == name) else {
             errors.push(syn::Error::new(
                 entry.key.span(),
-                keys::unknown(keys::TLS_KEYS, &name, " in `tls(...)`"),
+                keys::unknown(keys::within(section.id), &name, &context),
             ));
             continue;
         };
-        if !seen.insert(tls_key.name) {
-            errors.push(given_twice(entry, tls_key));
+        if !seen.insert(key.id) {
+            errors.push(given_twice(entry, key));
             continue;
         }
-        let file = expr_of(tls_key, entry).and_then(|expr| value::file(tls_key, expr));
-        let slot = match tls_key.name {
-            "pem" => &mut pem,
-            "cert" => &mut cert,
-            "key" => &mut key,
-            _ => &mut client_ca,
-        };
-        match file {
-            Ok(file) => *slot = Some((entry, file)),
+        match expr_of(key, entry).and_then(|expr| value::read(key, expr)) {
+            // Reported on the whole entry: a conflict inside `tls(...)` is between entries.
+            Ok(value) => settings.push(Setting {
+                key,
+                value: Spanned::new(value.value, entry),
+            }),
             Err(e) => errors.push(e),
         }
     }
-    errors.finish()?;
-
-    let identity = match (pem, cert, key) {
-        (Some(_), Some((entry, _)), _) | (Some(_), None, Some((entry, _))) => {
-            return Err(syn::Error::new_spanned(
-                entry,
-                r#"give either `pem` or `cert` and `key`, not both; write `tls(pem = "server.pem")` or `tls(cert = "cert.pem", key = "key.pem")`"#,
-            ));
-        }
-        (Some((_, pem)), None, None) => TlsIdentity::Pem(pem),
-        (None, Some((_, cert)), Some((_, key))) => TlsIdentity::CertKey { cert, key },
-        (None, Some((entry, cert)), None) => {
-            return Err(syn::Error::new_spanned(
-                entry,
-                format!(
-                    "`cert` needs its private key: add `key`, as in `tls(cert = \"{}\", key = \"key.pem\")`",
-                    cert.value
-                ),
-            ));
-        }
-        (None, None, Some((entry, key))) => {
-            return Err(syn::Error::new_spanned(
-                entry,
-                format!(
-                    "`key` needs its certificate chain: add `cert`, as in `tls(cert = \"cert.pem\", key = \"{}\")`",
-                    key.value
-                ),
-            ));
-        }
-        (None, None, None) => {
-            // The list is not empty and holds only known keys: so `client_ca` alone.
-            let at = client_ca.map_or_else(|| arg.to_token_stream(), |(e, _)| e.to_token_stream());
-            return Err(syn::Error::new_spanned(
-                at,
-                r#"`client_ca` checks clients, but the server needs its own certificate too; add `pem = "server.pem"` or `cert = "cert.pem", key = "key.pem"`"#,
-            ));
-        }
-    };
-    Ok(Tls {
-        identity,
-        client_ca: client_ca.map(|(_, file)| file),
-    })
+    errors.finish()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::net::IpAddr;
+    use std::time::Duration;
+
     use proc_macro2::TokenStream;
     use quote::quote;
 
-    fn build(tokens: TokenStream) -> Result<Config, String> {
-        let config = |args| config(args, Kind::Tcp);
-        crate::parse::args(tokens).and_then(config).map_err(|e| {
-            e.into_iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
+    use super::*;
+
+    fn build_as(kind: Kind, tokens: TokenStream) -> Result<Config, String> {
+        crate::parse::args(tokens)
+            .and_then(|args| config(args, kind))
+            .map_err(|e| {
+                e.into_iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
     }
 
-    fn error(tokens: TokenStream) -> String {
-        match build(tokens) {
+    fn build(tokens: TokenStream) -> Result<Config, String> {
+        build_as(Kind::Tcp, tokens)
+    }
+
+    fn error_as(kind: Kind, tokens: TokenStream) -> String {
+        match build_as(kind, tokens) {
             Ok(_) => panic!("expected an error"),
             Err(e) => e,
         }
+    }
+
+    fn error(tokens: TokenStream) -> String {
+        error_as(Kind::Tcp, tokens)
+    }
+
+    fn value(config: &Config, id: Id) -> Value {
+        config.get(id).map(|s| s.value.value.clone()).unwrap()
     }
 
     #[test]
     fn only_port() {
         let config = build(quote!(port = 8888)).unwrap();
         assert_eq!(config.port.value, 8888);
-        assert!(config.address.is_none() && config.tls.is_none() && config.crate_path.is_none());
+        assert!(config.settings.is_empty() && config.crate_path.is_none());
     }
 
     #[test]
     fn every_key() {
         let config = build(quote! {
             port = 0, address = "::1", family = "ipv6", backlog = 64, reuse_port = true,
-            processes = 2, max_restarts = 3, tls(cert = "c.pem", key = "k.pem", client_ca = "ca.pem"),
+            processes = 2, max_restarts = 3,
+            tls(cert = "c.pem", key = "k.pem", client_ca = "ca.pem", alpn = ["h2", "http/1.1"],
+                sni = [("a.example", "a.pem"), ("b.example", "b.crt", "b.key")]),
             max_buffer_size = "1MiB", read_chunk_size = 4096, max_connections = 10,
+            handshake_timeout = "5s", max_handshakes = 64,
             shutdown_timeout = "500ms", runtime = "multi-thread", worker_threads = 2,
             crate = "tcpserver",
         })
         .unwrap();
-        assert_eq!(config.family.unwrap().value, Family::V6);
-        assert_eq!(config.runtime.unwrap().value, Runtime::MultiThread);
-        assert_eq!(config.max_buffer_size.unwrap().value, 1 << 20);
+        assert_eq!(value(&config, Id::Family).choice().name, "ipv6");
+        assert_eq!(value(&config, Id::Runtime).choice().name, "multi_thread");
+        assert_eq!(value(&config, Id::MaxBufferSize), Value::Size(1 << 20));
         assert_eq!(
-            config.shutdown_timeout.unwrap().value,
-            Duration::from_millis(500)
+            value(&config, Id::ShutdownTimeout).duration(),
+            Some(Duration::from_millis(500))
         );
-        let tls = config.tls.unwrap();
-        assert!(matches!(tls.identity, TlsIdentity::CertKey { .. }));
-        assert_eq!(tls.client_ca.unwrap().value, "ca.pem");
+        assert_eq!(
+            value(&config, Id::TlsClientCa),
+            Value::Text("ca.pem".into())
+        );
+        assert_eq!(value(&config, Id::TlsAlpn).to_string(), "h2,http/1.1");
+        assert_eq!(
+            value(&config, Id::TlsSni).to_string(),
+            "a.example=a.pem b.example=b.crt,b.key"
+        );
+        assert_eq!(value(&config, Id::MaxHandshakes), Value::Integer(64));
+        // Table order, whatever the attribute's.
+        let order: Vec<Id> = config.settings.iter().map(|s| s.key.id).collect();
+        let mut sorted = order.clone();
+        sorted.sort_by_key(|id| table_position(*id));
+        assert_eq!(order, sorted);
     }
 
     #[test]
     fn missing_port() {
         assert!(error(quote!()).contains("`port` is missing"));
         assert!(error(quote!(address = "x")).contains("`port` is missing"));
+        assert_eq!(
+            error_as(Kind::Http, quote!(xheaders = true)),
+            "`port` is missing: every server needs one; write `#[http_server(port = 8080)]`"
+        );
     }
 
     #[test]
@@ -500,16 +371,6 @@ mod tests {
     }
 
     #[test]
-    fn missing_port_names_the_attribute() {
-        let http =
-            crate::parse::args(quote!(xheaders = true)).and_then(|args| config(args, Kind::Http));
-        assert_eq!(
-            crate::expect_err(http).to_string(),
-            "`port` is missing: every server needs one; write `#[http_server(port = 8080)]`"
-        );
-    }
-
-    #[test]
     fn value_forms() {
         assert!(error(quote!(port)).contains("`port` needs a value; write `port = 8888`"));
         let e = error(quote!(port(1)));
@@ -517,10 +378,16 @@ mod tests {
         assert!(error(quote!(port = 70000)).contains("`port = 70000` is out of range"));
         assert!(error(quote!(port = 1, processes = 1.5)).contains("whole number"));
         assert!(error(quote!(port = 1, reuse_port = "yes")).contains("`true` or `false`"));
-        assert!(error(quote!(port = 1, worker_threads = 0)).contains("at least 1"));
+        let e = error(quote!(port = 1, worker_threads = 0));
+        assert_eq!(
+            e,
+            "`worker_threads` must be at least 1; leave it out for one thread per CPU"
+        );
         assert!(error(quote!(port = 1, max_connections = 4294967296)).contains("out of range"));
         assert!(error(quote!(port = 1, max_buffer_size = "4GiB")).contains("too large"));
         assert!(error(quote!(port = 1, runtime = "local")).contains("unknown runtime"));
+        let e = error(quote!(port = 1, handshake_timeout = 0));
+        assert!(e.contains("`handshake_timeout` must be more than 0"), "{e}");
     }
 
     #[test]
@@ -540,7 +407,6 @@ mod tests {
             worker_threads = 4
         ))
         .unwrap();
-        build(quote!(port = 1, processes = 1, worker_threads = 4)).unwrap();
     }
 
     #[test]
@@ -562,16 +428,11 @@ mod tests {
     #[test]
     fn tls_forms() {
         let config = build(quote!(port = 1, tls = "server.pem")).unwrap();
-        assert!(
-            matches!(config.tls.unwrap().identity, TlsIdentity::Pem(p) if p.value == "server.pem")
-        );
+        assert_eq!(value(&config, Id::TlsPem), Value::Text("server.pem".into()));
         let config = build(quote!(port = 1, tls(pem = "s.pem", client_ca = "ca.pem"))).unwrap();
-        assert!(config.tls.unwrap().client_ca.is_some());
+        assert!(config.get(Id::TlsClientCa).is_some());
         let config = build(quote!(port = 1, tls(key = "k.pem", cert = "c.pem"))).unwrap();
-        assert!(matches!(
-            config.tls.unwrap().identity,
-            TlsIdentity::CertKey { .. }
-        ));
+        assert!(config.get(Id::TlsCert).is_some() && config.get(Id::TlsKey).is_some());
     }
 
     #[test]
@@ -593,6 +454,10 @@ mod tests {
                 quote!(tls(client_ca = "ca.pem")),
                 "the server needs its own certificate too",
             ),
+            (
+                quote!(tls(alpn = ["h2"])),
+                "the server needs its own certificate too",
+            ),
             (quote!(tls()), "`tls(...)` is empty"),
             (quote!(tls), "`tls` needs certificate files"),
             (quote!(tls = 1), "`tls` expects a file path in a string"),
@@ -603,10 +468,167 @@ mod tests {
             ),
             (quote!(tls(cert = "c", cert = "c")), "`cert` is given twice"),
             (quote!(tls(cert)), "`cert` needs a value"),
+            (quote!(tls(pem = "s.pem", alpn = [])), "`alpn` is empty"),
+            (quote!(tls(pem = "s.pem", alpn = [""])), "cannot be empty"),
+            (
+                quote!(tls(pem = "s.pem", alpn = "h2")),
+                "`alpn` expects an array",
+            ),
+            (
+                quote!(tls(pem = "s.pem", sni = [("a..b", "x.pem")])),
+                "is not a DNS name",
+            ),
+            (quote!(tls(pem = "s.pem", sni = ["a.pem"])), "is a tuple"),
+            (
+                quote!(tls(pem = "s.pem", sni = [("a", "")])),
+                "not an empty string",
+            ),
         ];
         for (tls, expected) in cases {
             let e = error(quote!(port = 1, #tls));
             assert!(e.contains(expected), "{tls}: {e}");
         }
+    }
+
+    #[test]
+    fn every_http_option() {
+        let config = build_as(
+            Kind::Http,
+            quote! {
+                port = 8080, max_buffer_size = "1MiB",
+                no_keep_alive = true, xheaders = true, trusted_downstream = ["10.0.0.1", "::1"],
+                protocol = "https", decompress_request = false, chunk_size = "16KiB",
+                max_header_size = 8192, idle_connection_timeout = "75s", body_timeout = 2.5,
+                max_body_size = "10MiB",
+            },
+        )
+        .unwrap();
+        assert_eq!(value(&config, Id::MaxBufferSize), Value::Size(1 << 20));
+        assert!(value(&config, Id::NoKeepAlive).bool());
+        assert_eq!(
+            value(&config, Id::TrustedDownstream),
+            Value::IpList(vec![
+                "10.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ])
+        );
+        assert_eq!(value(&config, Id::Protocol).choice().name, "https");
+        assert_eq!(value(&config, Id::ChunkSize), Value::Size(16 << 10));
+        assert_eq!(
+            value(&config, Id::BodyTimeout).duration(),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(config.group(Group::Http).count(), 10);
+    }
+
+    #[test]
+    fn wrong_http_values() {
+        let cases = [
+            (
+                quote!(xheaders = "true"),
+                "`xheaders` expects a bool, not a string: remove the quotes, `xheaders = true`",
+            ),
+            (
+                quote!(no_keep_alive = 1),
+                "`no_keep_alive` expects `true` or `false`; write `no_keep_alive = true`",
+            ),
+            (
+                quote!(protocol = "ftp"),
+                r#"unknown protocol "ftp"; expected one of: "http", "https""#,
+            ),
+            (
+                quote!(protocol = https),
+                r#"`protocol` expects a string: put it in double quotes, `protocol = "https"`"#,
+            ),
+            (
+                quote!(chunk_size = 0),
+                "`chunk_size` must be at least 1 byte",
+            ),
+            (
+                quote!(max_header_size = "8 parsecs"),
+                "unknown unit `parsecs`",
+            ),
+            (
+                quote!(max_body_size = "5GiB"),
+                "`max_body_size` is too large",
+            ),
+            (
+                quote!(max_body_size = true),
+                "`max_body_size` expects a byte count",
+            ),
+            (
+                quote!(body_timeout = "soon"),
+                "`body_timeout`: `soon` is not a duration",
+            ),
+            (
+                quote!(body_timeout = 0),
+                "`body_timeout` must be more than 0; leave the key out for no limit",
+            ),
+            (
+                quote!(idle_connection_timeout = "0s"),
+                "leave the key out for the default, one hour",
+            ),
+            (
+                quote!(idle_connection_timeout = -1),
+                "`idle_connection_timeout` cannot be negative",
+            ),
+            (
+                quote!(xheaders = true, trusted_downstream = ["10.0.0.300"]),
+                r#""10.0.0.300" is not an IP address"#,
+            ),
+            (
+                quote!(xheaders),
+                "`xheaders` needs a value; write `xheaders = true`",
+            ),
+            (
+                quote!(protocol("https")),
+                "`protocol` takes a value after `=`",
+            ),
+        ];
+        for (option, expected) in cases {
+            let e = error_as(Kind::Http, quote!(port = 8080, #option));
+            assert!(e.contains(expected), "{option}: {e}");
+        }
+    }
+
+    #[test]
+    fn trusted_downstream_needs_xheaders() {
+        let e = error_as(
+            Kind::Http,
+            quote!(port = 1, trusted_downstream = ["10.0.0.1"]),
+        );
+        assert!(e.contains("add `xheaders = true`"), "{e}");
+        let e = error_as(
+            Kind::Http,
+            quote!(
+                port = 1,
+                xheaders = false,
+                trusted_downstream = ["10.0.0.1"]
+            ),
+        );
+        assert!(e.contains("`xheaders` is false"), "{e}");
+        build_as(
+            Kind::Http,
+            quote!(port = 1, xheaders = true, trusted_downstream = ["10.0.0.1"]),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn value_mistakes_first_then_cross_key_checks() {
+        let e = error_as(
+            Kind::Http,
+            quote!(
+                port = 1,
+                xheaders = 1,
+                colour = "red",
+                chunk_size = 0,
+                runtime = "current_thread",
+                worker_threads = 2,
+            ),
+        );
+        // Value errors are all reported; cross-key checks wait until the values are right.
+        assert_eq!(e.lines().count(), 3, "{e}");
+        assert!(e.contains("unknown key `colour`"), "{e}");
     }
 }

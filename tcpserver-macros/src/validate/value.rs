@@ -1,7 +1,7 @@
-//! Typed values read from the attribute's expressions. Each remembers the tokens it was
-//! written with, so that any later check (a range, a conflict with another key) reports
-//! its error on the value itself. Every error says what to write instead, using the key's
-//! example.
+//! Typed values read from the attribute's expressions, by the [`Kind`] the option table
+//! gives each key. Each remembers the tokens it was written with, so that any later check
+//! (a range, a conflict with another key) reports its error on the value itself. Every
+//! error says what to write instead, using the key's example.
 
 use std::fmt::Display;
 use std::net::IpAddr;
@@ -11,10 +11,11 @@ use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::{Expr, Lit, UnOp};
 
+use tcpserver_options::keys::{Choice, Key, Kind, Zero};
 use tcpserver_options::units;
+use tcpserver_options::value::{self as option_value, SniCertificate, Value};
 
 use super::Errors;
-use crate::keys::Key;
 
 /// A value and the tokens it was written with.
 #[derive(Debug, Clone)]
@@ -31,6 +32,14 @@ impl<T> Spanned<T> {
         }
     }
 
+    /// The same tokens with another value.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Spanned<U> {
+        Spanned {
+            value: f(self.value),
+            tokens: self.tokens,
+        }
+    }
+
     /// An error pointing at the whole value (both tokens of `-1`, say).
     pub(crate) fn error(&self, message: impl Display) -> syn::Error {
         syn::Error::new_spanned(&self.tokens, message)
@@ -44,6 +53,57 @@ impl<T> Spanned<T> {
             .next()
             .map_or_else(Span::call_site, |t| t.span())
     }
+}
+
+/// The value of `key = expr`, read as the key's kind says.
+pub(crate) fn read(key: &Key, expr: &Expr) -> syn::Result<Spanned<Value>> {
+    let value = match key.kind {
+        Kind::Integer { min, max, what } => {
+            let n = integer(key, expr, max, what)?;
+            if n.value < min {
+                let instead = key
+                    .unset
+                    .map_or_else(String::new, |u| format!("; leave it out for {u}"));
+                return Err(n.error(format!("`{}` must be at least {min}{instead}", key.name)));
+            }
+            Value::Integer(n.value)
+        }
+        Kind::Size => {
+            let bytes = size(key, expr)?;
+            if let Err(e) = option_value::check_size(bytes.value) {
+                let instead = if bytes.value == 0 {
+                    "; leave the key out for the default"
+                } else {
+                    ""
+                };
+                return Err(bytes.error(format!("`{}` {e}{instead}", key.name)));
+            }
+            Value::Size(bytes.value)
+        }
+        Kind::Duration(zero) => {
+            let d = duration(key, expr)?;
+            if d.value.is_zero() {
+                match zero {
+                    Zero::Valid => {}
+                    Zero::Refused(why) | Zero::Unsets(why) => {
+                        return Err(d.error(format!("`{}` must be more than 0; {why}", key.name)));
+                    }
+                }
+            }
+            Value::Duration(Some(d.value))
+        }
+        Kind::Bool => Value::Bool(boolean(key, expr)?.value),
+        Kind::Text => Value::Text(string(key, expr)?.value),
+        Kind::File => Value::Text(file(key, expr)?.value),
+        Kind::Choice(choices) => Value::Choice(choice(key, expr, choices)?.value),
+        Kind::IpList => Value::IpList(ip_addresses(key, expr)?.value),
+        Kind::Protocols => Value::Protocols(protocols(key, expr)?),
+        Kind::SniCertificates => Value::Sni(sni_certificates(key, expr)?),
+        Kind::Path | Kind::Section => {
+            unreachable!("`{}` is read by the attribute's own code", key.name)
+        }
+    };
+    Ok(Spanned::new(value, expr))
 }
 
 /// The shape of a value expression, with invisible groups (from `macro_rules!`
@@ -78,7 +138,7 @@ fn error(expr: &Expr, message: impl Display) -> syn::Error {
 
 /// A non-negative integer no larger than `max`; `what` describes the range in messages
 /// ("a port number from 0 to 65535").
-pub(crate) fn integer(key: Key, expr: &Expr, max: u64, what: &str) -> syn::Result<Spanned<u64>> {
+fn integer(key: &Key, expr: &Expr, max: u64, what: &str) -> syn::Result<Spanned<u64>> {
     let name = key.name;
     let value = match shape(expr) {
         Shape::Lit(Lit::Int(int)) => int.base10_parse::<u64>().ok(),
@@ -132,7 +192,7 @@ pub(crate) fn integer(key: Key, expr: &Expr, max: u64, what: &str) -> syn::Resul
 }
 
 /// A string literal.
-pub(crate) fn string(key: Key, expr: &Expr) -> syn::Result<Spanned<String>> {
+pub(crate) fn string(key: &Key, expr: &Expr) -> syn::Result<Spanned<String>> {
     match shape(expr) {
         Shape::Lit(Lit::Str(s)) => Ok(Spanned::new(s.value(), expr)),
         Shape::Word(word) => Err(error(
@@ -153,7 +213,7 @@ pub(crate) fn string(key: Key, expr: &Expr) -> syn::Result<Spanned<String>> {
 }
 
 /// A non-empty string naming a file.
-pub(crate) fn file(key: Key, expr: &Expr) -> syn::Result<Spanned<String>> {
+pub(crate) fn file(key: &Key, expr: &Expr) -> syn::Result<Spanned<String>> {
     let path = string(key, expr)?;
     if path.value.trim().is_empty() {
         return Err(path.error(format!(
@@ -165,7 +225,7 @@ pub(crate) fn file(key: Key, expr: &Expr) -> syn::Result<Spanned<String>> {
 }
 
 /// `true` or `false`.
-pub(crate) fn boolean(key: Key, expr: &Expr) -> syn::Result<Spanned<bool>> {
+fn boolean(key: &Key, expr: &Expr) -> syn::Result<Spanned<bool>> {
     let name = key.name;
     match shape(expr) {
         Shape::Lit(Lit::Bool(b)) => Ok(Spanned::new(b.value, expr)),
@@ -186,24 +246,19 @@ pub(crate) fn boolean(key: Key, expr: &Expr) -> syn::Result<Spanned<bool>> {
     }
 }
 
-/// One of `choices`, written as a string; each choice lists its accepted spellings.
-pub(crate) fn choice<T: Copy>(
-    key: Key,
+/// One of `choices`, written as a string.
+fn choice(
+    key: &Key,
     expr: &Expr,
-    choices: &[(&[&str], T)],
-) -> syn::Result<Spanned<T>> {
+    choices: &'static [Choice],
+) -> syn::Result<Spanned<&'static Choice>> {
     let name = key.name;
     let listed = choices
         .iter()
-        .map(|(spellings, _)| format!("\"{}\"", spellings[0]))
+        .map(|c| format!("\"{}\"", c.name))
         .collect::<Vec<_>>()
         .join(", ");
-    let lookup = |s: &str| {
-        choices
-            .iter()
-            .find(|(spellings, _)| spellings.contains(&s))
-            .map(|&(_, value)| value)
-    };
+    let lookup = |s: &str| choices.iter().find(|c| c.matches(s));
     match shape(expr) {
         Shape::Lit(Lit::Str(s)) => match lookup(&s.value()) {
             Some(value) => Ok(Spanned::new(value, expr)),
@@ -227,7 +282,7 @@ pub(crate) fn choice<T: Copy>(
 }
 
 /// A byte count: an integer, or a string with a unit (`"64KiB"`), at least 1.
-pub(crate) fn size(key: Key, expr: &Expr) -> syn::Result<Spanned<u64>> {
+fn size(key: &Key, expr: &Expr) -> syn::Result<Spanned<u64>> {
     let name = key.name;
     let bytes = match shape(expr) {
         Shape::Lit(Lit::Int(int)) => int
@@ -255,17 +310,11 @@ pub(crate) fn size(key: Key, expr: &Expr) -> syn::Result<Spanned<u64>> {
             ));
         }
     };
-    if bytes == 0 {
-        return Err(error(
-            expr,
-            format!("`{name}` must be at least 1 byte; leave the key out for the default"),
-        ));
-    }
     Ok(Spanned::new(bytes, expr))
 }
 
 /// A duration: seconds as an integer or float, or a string with a unit (`"500ms"`).
-pub(crate) fn duration(key: Key, expr: &Expr) -> syn::Result<Spanned<Duration>> {
+fn duration(key: &Key, expr: &Expr) -> syn::Result<Spanned<Duration>> {
     let name = key.name;
     let help = format!(
         "write seconds (`{name} = 30`, `{name} = 1.5`) or a string with a unit, like `{}`",
@@ -290,7 +339,7 @@ pub(crate) fn duration(key: Key, expr: &Expr) -> syn::Result<Spanned<Duration>> 
 /// A list of IP addresses, each in a string: `["10.0.0.1", "::1"]`. Each is parsed as the
 /// binary's `--trusted-downstream` flag parses it (standard IPv4 or IPv6 text: no host
 /// names, no networks, no zone), and each bad one is reported on its own string.
-pub(crate) fn ip_addresses(key: Key, expr: &Expr) -> syn::Result<Spanned<Vec<Spanned<IpAddr>>>> {
+fn ip_addresses(key: &Key, expr: &Expr) -> syn::Result<Spanned<Vec<IpAddr>>> {
     let name = key.name;
     let Expr::Array(array) = ungroup(expr) else {
         return Err(match shape(expr) {
@@ -332,7 +381,7 @@ pub(crate) fn ip_addresses(key: Key, expr: &Expr) -> syn::Result<Spanned<Vec<Spa
     let mut addresses = Vec::new();
     for element in &array.elems {
         match ip_address(key, element) {
-            Ok(address) => addresses.push(address),
+            Ok(address) => addresses.push(address.value),
             Err(e) => errors.push(e),
         }
     }
@@ -340,7 +389,7 @@ pub(crate) fn ip_addresses(key: Key, expr: &Expr) -> syn::Result<Spanned<Vec<Spa
     Ok(Spanned::new(addresses, expr))
 }
 
-fn ip_address(key: Key, expr: &Expr) -> syn::Result<Spanned<IpAddr>> {
+fn ip_address(key: &Key, expr: &Expr) -> syn::Result<Spanned<IpAddr>> {
     let name = key.name;
     let Shape::Lit(Lit::Str(s)) = shape(expr) else {
         let written = expr.to_token_stream().to_string().replace(' ', "");
@@ -371,6 +420,112 @@ fn ip_address(key: Key, expr: &Expr) -> syn::Result<Spanned<IpAddr>> {
     }
 }
 
+/// The elements of an array value, not empty; `what` names them in messages.
+fn elements<'e>(key: &Key, expr: &'e Expr, what: &str) -> syn::Result<Vec<&'e Expr>> {
+    let name = key.name;
+    let Expr::Array(array) = ungroup(expr) else {
+        return Err(error(
+            expr,
+            format!(
+                "`{name}` expects an array of {what}; write `{}`",
+                key.example
+            ),
+        ));
+    };
+    if array.elems.is_empty() {
+        return Err(error(
+            expr,
+            format!(
+                "`{name}` is empty: list the {what}, like `{}`, or leave the key out",
+                key.example
+            ),
+        ));
+    }
+    Ok(array.elems.iter().collect())
+}
+
+/// A string literal inside a list, checked by `check`.
+fn list_string(
+    key: &Key,
+    expr: &Expr,
+    check: impl Fn(&str) -> Result<&str, String>,
+) -> syn::Result<String> {
+    let Shape::Lit(Lit::Str(s)) = shape(expr) else {
+        let written = expr.to_token_stream().to_string().replace(' ', "");
+        return Err(error(
+            expr,
+            format!(
+                "each entry of `{}` is a string: put it in double quotes, `\"{written}\"`",
+                key.name
+            ),
+        ));
+    };
+    let text = s.value();
+    check(&text).map_err(|e| error(expr, format!("`{}`: {e}", key.name)))?;
+    Ok(text)
+}
+
+/// ALPN protocol names in order of preference: `["h2", "http/1.1"]`.
+fn protocols(key: &Key, expr: &Expr) -> syn::Result<Vec<String>> {
+    let mut errors = Errors::default();
+    let mut names = Vec::new();
+    for element in elements(key, expr, "protocol names")? {
+        match list_string(key, element, option_value::check_protocol) {
+            Ok(name) => names.push(name),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors.finish()?;
+    Ok(names)
+}
+
+/// Certificates by SNI name: `[("api.example.com", "api.pem"), ("mail.example.com",
+/// "mail.crt", "mail.key")]`.
+fn sni_certificates(key: &Key, expr: &Expr) -> syn::Result<Vec<SniCertificate>> {
+    let mut errors = Errors::default();
+    let mut all = Vec::new();
+    for element in elements(key, expr, "certificates by name")? {
+        match sni_certificate(key, element) {
+            Ok(sni) => all.push(sni),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors.finish()?;
+    Ok(all)
+}
+
+fn sni_certificate(key: &Key, expr: &Expr) -> syn::Result<SniCertificate> {
+    let form = r#"`("name.example.com", "chain-and-key.pem")` or `("name.example.com", "cert.pem", "key.pem")`"#;
+    let fields = match ungroup(expr) {
+        Expr::Tuple(tuple) if matches!(tuple.elems.len(), 2 | 3) => &tuple.elems,
+        _ => {
+            return Err(error(
+                expr,
+                format!("each entry of `{}` is a tuple: {form}", key.name),
+            ));
+        }
+    };
+    let name = list_string(key, &fields[0], option_value::check_sni_name)?;
+    let cert = list_string(key, &fields[1], non_empty)?;
+    let key_file = fields
+        .get(2)
+        .map(|k| list_string(key, k, non_empty))
+        .transpose()?;
+    Ok(SniCertificate {
+        name,
+        cert,
+        key: key_file,
+    })
+}
+
+fn non_empty(path: &str) -> Result<&str, String> {
+    if path.trim().is_empty() {
+        Err("expected a file path, not an empty string".to_owned())
+    } else {
+        Ok(path)
+    }
+}
+
 /// `expr` with invisible groups (from `macro_rules!` fragments) looked through.
 fn ungroup(expr: &Expr) -> &Expr {
     match expr {
@@ -380,7 +535,7 @@ fn ungroup(expr: &Expr) -> &Expr {
 }
 
 /// A path written as a string, such as `crate = "tcpserver"`.
-pub(crate) fn path(key: Key, expr: &Expr) -> syn::Result<syn::Path> {
+pub(crate) fn path(key: &Key, expr: &Expr) -> syn::Result<syn::Path> {
     let name = key.name;
     match shape(expr) {
         Shape::Lit(Lit::Str(s)) => s.parse::<syn::Path>().map_err(|_| {
@@ -412,11 +567,11 @@ pub(crate) fn path(key: Key, expr: &Expr) -> syn::Result<syn::Path> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{CRATE, FAMILY, PORT, REUSE_PORT, SHUTDOWN_TIMEOUT};
     use syn::parse_quote;
+    use tcpserver_options::keys::{Id, key};
 
     fn port(expr: Expr) -> Result<u64, String> {
-        integer(PORT, &expr, 65535, "a port number from 0 to 65535")
+        integer(key(Id::Port), &expr, 65535, "a port number from 0 to 65535")
             .map(|v| v.value)
             .map_err(|e| e.to_string())
     }
@@ -460,26 +615,30 @@ mod tests {
 
     #[test]
     fn strings_and_words() {
-        let key = crate::keys::ADDRESS;
-        assert_eq!(string(key, &parse_quote!("::1")).unwrap().value, "::1");
-        let err = string(key, &parse_quote!(localhost))
+        let the_key = key(Id::Address);
+        assert_eq!(string(the_key, &parse_quote!("::1")).unwrap().value, "::1");
+        let err = string(the_key, &parse_quote!(localhost))
             .unwrap_err()
             .to_string();
         assert!(err.contains(r#"`address = "localhost"`"#), "{err}");
-        assert!(file(crate::keys::TLS, &parse_quote!("")).is_err());
+        assert!(file(key(Id::Tls), &parse_quote!("")).is_err());
     }
 
     #[test]
     fn bools() {
-        assert!(boolean(REUSE_PORT, &parse_quote!(true)).unwrap().value);
-        let err = boolean(REUSE_PORT, &parse_quote!("true"))
+        assert!(
+            boolean(key(Id::ReusePort), &parse_quote!(true))
+                .unwrap()
+                .value
+        );
+        let err = boolean(key(Id::ReusePort), &parse_quote!("true"))
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("remove the quotes, `reuse_port = true`"),
             "{err}"
         );
-        let err = boolean(REUSE_PORT, &parse_quote!(1))
+        let err = boolean(key(Id::ReusePort), &parse_quote!(1))
             .unwrap_err()
             .to_string();
         assert!(err.contains("`true` or `false`"), "{err}");
@@ -487,51 +646,51 @@ mod tests {
 
     #[test]
     fn choices() {
-        let choices: &[(&[&str], u8)] = &[(&["ipv4"], 4), (&["ipv6"], 6)];
+        let family = key(Id::Family);
+        let read_family = |e: Expr| read_with(family, e).map_err(|e| e.to_string());
         assert_eq!(
-            choice(FAMILY, &parse_quote!("ipv6"), choices)
-                .unwrap()
-                .value,
-            6
+            read_family(parse_quote!("ipv6")).unwrap().choice().name,
+            "ipv6"
         );
-        let err = choice(FAMILY, &parse_quote!("inet"), choices)
-            .unwrap_err()
-            .to_string();
         assert_eq!(
-            err,
-            r#"unknown family "inet"; expected one of: "ipv4", "ipv6""#
+            read_family(parse_quote!("inet")).unwrap_err(),
+            r#"unknown family "inet"; expected one of: "unspec", "ipv4", "ipv6""#
         );
-        let err = choice(FAMILY, &parse_quote!(ipv4), choices)
-            .unwrap_err()
-            .to_string();
+        let err = read_family(parse_quote!(ipv4)).unwrap_err();
         assert!(err.contains(r#"`family = "ipv4"`"#), "{err}");
+        let flavor = read_with(key(Id::Runtime), parse_quote!("current-thread"));
+        assert_eq!(flavor.unwrap().choice().name, "current_thread");
+    }
+
+    fn read_with(key: &Key, e: Expr) -> syn::Result<Value> {
+        read(key, &e).map(|v| v.value)
     }
 
     #[test]
     fn sizes() {
-        let key = crate::keys::MAX_BUFFER_SIZE;
-        assert_eq!(size(key, &parse_quote!(4096)).unwrap().value, 4096);
-        assert_eq!(size(key, &parse_quote!("1MiB")).unwrap().value, 1 << 20);
+        let the_key = key(Id::MaxBufferSize);
+        assert_eq!(size(the_key, &parse_quote!(4096)).unwrap().value, 4096);
+        assert_eq!(size(the_key, &parse_quote!("1MiB")).unwrap().value, 1 << 20);
         assert!(
-            size(key, &parse_quote!(0))
+            read(the_key, &parse_quote!(0))
                 .unwrap_err()
                 .to_string()
                 .contains("at least 1")
         );
         assert!(
-            size(key, &parse_quote!(-1))
+            size(the_key, &parse_quote!(-1))
                 .unwrap_err()
                 .to_string()
                 .contains("negative")
         );
         assert!(
-            size(key, &parse_quote!("1 parsec"))
+            size(the_key, &parse_quote!("1 parsec"))
                 .unwrap_err()
                 .to_string()
                 .contains("unknown unit")
         );
         assert!(
-            size(key, &parse_quote!(1.5))
+            size(the_key, &parse_quote!(1.5))
                 .unwrap_err()
                 .to_string()
                 .contains("byte count")
@@ -541,7 +700,7 @@ mod tests {
     #[test]
     fn durations() {
         let d = |e: Expr| {
-            duration(SHUTDOWN_TIMEOUT, &e)
+            duration(key(Id::ShutdownTimeout), &e)
                 .map(|v| v.value)
                 .map_err(|e| e.to_string())
         };
@@ -572,21 +731,21 @@ mod tests {
 
     #[test]
     fn paths() {
-        let p = path(CRATE, &parse_quote!("my::tcpserver")).unwrap();
+        let p = path(key(Id::Crate), &parse_quote!("my::tcpserver")).unwrap();
         assert_eq!(p.to_token_stream().to_string(), "my :: tcpserver");
-        let err = crate::expect_err(path(CRATE, &parse_quote!("456"))).to_string();
+        let err = crate::expect_err(path(key(Id::Crate), &parse_quote!("456"))).to_string();
         assert!(err.contains(r#""456" is not a path"#), "{err}");
-        let err = crate::expect_err(path(CRATE, &parse_quote!(tcpserver))).to_string();
+        let err = crate::expect_err(path(key(Id::Crate), &parse_quote!(tcpserver))).to_string();
         assert!(err.contains(r#"`crate = "tcpserver"`"#), "{err}");
-        assert!(path(CRATE, &parse_quote!(456)).is_err());
+        assert!(path(key(Id::Crate), &parse_quote!(456)).is_err());
     }
 
     #[test]
     fn ip_address_lists() {
-        let key = crate::keys::TRUSTED_DOWNSTREAM;
+        let the_key = key(Id::TrustedDownstream);
         let ips = |e: Expr| {
-            ip_addresses(key, &e)
-                .map(|v| v.value.into_iter().map(|ip| ip.value).collect::<Vec<_>>())
+            ip_addresses(the_key, &e)
+                .map(|v| v.value)
                 .map_err(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())
         };
         assert_eq!(

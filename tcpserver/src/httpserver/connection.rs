@@ -180,11 +180,18 @@ impl<H: Handler> Drop for OnClose<'_, H> {
 }
 
 /// `http`, or `https` for a TLS stream (the server completed its handshake already).
+#[cfg(feature = "tls")]
 fn stream_protocol(stream: &IoStream) -> Protocol {
     match stream.wait_for_handshake() {
         Ok(Some(_)) => Protocol::Https,
         _ => Protocol::Http,
     }
+}
+
+/// `http`: without TLS support every stream is plain.
+#[cfg(not(feature = "tls"))]
+fn stream_protocol(_stream: &IoStream) -> Protocol {
+    Protocol::Http
 }
 
 fn log_connection_error(ip: IpAddr, e: &hyper::Error) {

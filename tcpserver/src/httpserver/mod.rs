@@ -218,7 +218,7 @@ impl Builder {
     ///
     /// See [`Builder`].
     pub fn build<M>(self, handler: impl IntoHttpHandler<M>) -> HttpServer {
-        let max_buffer_size = self.tcp.get_max_buffer_size();
+        let max_buffer_size = self.tcp.stream_options().get_max_buffer_size();
         let handler = HttpStreamHandler::new(handler, self.options, max_buffer_size);
         HttpServer {
             server: self.tcp.build(handler),

@@ -31,11 +31,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+#[cfg(feature = "regex")]
 use regex::bytes::Regex;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, ToSocketAddrs, UnixStream};
 
 use crate::error::{Error, ErrorKind, Result, SharedIoError, is_reset_class};
+#[cfg(feature = "tls")]
 use crate::tls::TlsInfo;
 use buffer::ReadBuffer;
 pub use shutdown::{Requested, ShutdownSignal};
@@ -219,19 +221,21 @@ pub struct IoStream {
     shutdown: ShutdownSignal,
     /// What the TLS handshake negotiated; `None` for a plain stream. Boxed so that plain
     /// streams stay small.
+    #[cfg(feature = "tls")]
     tls: Option<Box<TlsInfo>>,
 }
 
 impl fmt::Debug for IoStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IoStream")
-            .field("transport", &self.transport)
+        let mut d = f.debug_struct("IoStream");
+        d.field("transport", &self.transport)
             .field("buffered", &self.buf.len())
             .field("closed", &self.closed)
             .field("read_eof", &self.read_eof)
-            .field("peer", &self.peer)
-            .field("tls", &self.tls)
-            .finish()
+            .field("peer", &self.peer);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.finish()
     }
 }
 
@@ -294,11 +298,13 @@ impl IoStream {
             read_eof: false,
             peer,
             shutdown: ShutdownSignal::default(),
+            #[cfg(feature = "tls")]
             tls: None,
         }
     }
 
     /// Records what the (completed) handshake of a TLS transport negotiated.
+    #[cfg(feature = "tls")]
     pub(crate) fn with_tls_info(mut self, info: TlsInfo) -> Self {
         self.tls = Some(Box::new(info));
         self
@@ -332,6 +338,7 @@ impl IoStream {
     ///     stream.write(reply.as_bytes()).await
     /// }
     /// ```
+    #[cfg(feature = "tls")]
     pub fn wait_for_handshake(&self) -> Result<Option<&TlsInfo>> {
         Ok(self.tls.as_deref())
     }
@@ -385,6 +392,7 @@ impl IoStream {
         }
     }
 
+    #[cfg(feature = "regex")]
     /// Reads up to and including the end of the first match of `regex`.
     ///
     /// `max_bytes` works as in [`read_until`](IoStream::read_until). When the regex can
@@ -866,6 +874,7 @@ fn find_delimiter(haystack: &[u8], delimiter: &[u8]) -> Option<usize> {
 /// How an unsatisfiable read names its delimiter in logs and errors.
 enum DelimiterName<'a> {
     Bytes(&'a [u8]),
+    #[cfg(feature = "regex")]
     Regex(&'a Regex),
 }
 
@@ -873,11 +882,13 @@ impl fmt::Display for DelimiterName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DelimiterName::Bytes(b) => write!(f, "b\"{}\"", b.escape_ascii()),
+            #[cfg(feature = "regex")]
             DelimiterName::Regex(r) => write!(f, "/{}/", r.as_str()),
         }
     }
 }
 
+#[cfg(feature = "regex")]
 /// The most bytes one match of `regex` can span, if its pattern bounds it. Parsed
 /// case-insensitively, so that a bound found here also holds for case-insensitive builds.
 fn max_match_len_of(regex: &Regex) -> Option<usize> {

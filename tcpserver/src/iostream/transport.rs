@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
+#[cfg(feature = "tls")]
 use tokio_rustls::server::TlsStream;
 
 /// The connection an `IoStream` reads from and writes to.
@@ -17,8 +18,10 @@ pub(crate) enum Transport {
     Unix(UnixStream),
     /// TLS over TCP, handshake complete. Boxed: a rustls connection is large, and plain
     /// streams should not pay for its size.
+    #[cfg(feature = "tls")]
     Tls(Box<TlsStream<TcpStream>>),
     /// TLS over a Unix-domain socket, handshake complete.
+    #[cfg(feature = "tls")]
     TlsUnix(Box<TlsStream<UnixStream>>),
     /// Closed locally: the socket has been dropped.
     Closed,
@@ -29,7 +32,9 @@ macro_rules! dispatch {
         match $self {
             Transport::Tcp($io) => $call,
             Transport::Unix($io) => $call,
+            #[cfg(feature = "tls")]
             Transport::Tls($io) => $call,
+            #[cfg(feature = "tls")]
             Transport::TlsUnix($io) => $call,
             Transport::Closed => $closed,
         }
@@ -44,13 +49,18 @@ impl Transport {
     /// True if written bytes may wait in a user-space buffer until flushed (TLS records);
     /// a plain socket's writes are in the kernel once written.
     pub(crate) fn buffers_writes(&self) -> bool {
-        matches!(self, Transport::Tls(_) | Transport::TlsUnix(_))
+        match self {
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) | Transport::TlsUnix(_) => true,
+            _ => false,
+        }
     }
 
     /// The TCP socket, under TLS or not.
     pub(crate) fn tcp(&self) -> Option<&TcpStream> {
         match self {
             Transport::Tcp(s) => Some(s),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Some(s.get_ref().0),
             _ => None,
         }
@@ -60,6 +70,7 @@ impl Transport {
     pub(crate) fn unix(&self) -> Option<&UnixStream> {
         match self {
             Transport::Unix(s) => Some(s),
+            #[cfg(feature = "tls")]
             Transport::TlsUnix(s) => Some(s.get_ref().0),
             _ => None,
         }
@@ -70,11 +81,13 @@ impl Transport {
     /// streams.
     pub(crate) fn send_close_notify(&mut self) {
         match self {
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => {
                 let (tcp, conn) = s.get_mut();
                 conn.send_close_notify();
                 write_pending(conn, |buf| tcp.try_write(buf));
             }
+            #[cfg(feature = "tls")]
             Transport::TlsUnix(s) => {
                 let (unix, conn) = s.get_mut();
                 conn.send_close_notify();
@@ -86,6 +99,7 @@ impl Transport {
 }
 
 /// Hands rustls's pending records to `try_write` until it would block or fails.
+#[cfg(feature = "tls")]
 fn write_pending(
     conn: &mut rustls::ServerConnection,
     try_write: impl FnMut(&[u8]) -> io::Result<usize>,

@@ -1,300 +1,264 @@
-//! Command-line overrides: every launcher key as `--kebab-case-key VALUE`.
+//! Command-line overrides: every option of the table as `--kebab-case-flag VALUE`, with
+//! `--help` listing them and the defaults compiled into this binary.
 //!
-//! Built with clap's builder API (no derive) because the defaults shown by `--help` are the
-//! values compiled into each binary.
+//! lexopt splits the arguments; the option table says which flags exist, how their values
+//! are written and what `--help` says, so flags, attribute keys and their grammar never
+//! drift apart. (clap did this before, at 13 s of every user's cold build.)
 
 use std::ffi::OsString;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::fmt::Write as _;
 
-use clap::builder::PossibleValuesParser;
-use clap::{Arg, ArgMatches, Command, value_parser};
-use tcpserver_options::units;
+use lexopt::Arg;
+use tcpserver_options::keys::{Key, Kind};
+use tcpserver_options::suggest::suggest;
+use tcpserver_options::value::Value;
 
-use super::{Launcher, RuntimeFlavor};
-
-/// Parses `args` (program name first) into `launcher`. On `--help` or a usage error,
-/// returns clap's error, which knows what to print and which exit status to use.
-pub(super) fn apply_args(launcher: &mut Launcher, args: Vec<OsString>) -> Result<(), clap::Error> {
-    let matches = command(launcher).try_get_matches_from(args)?;
-    apply(launcher, &matches);
-    Ok(())
+/// Why parsing stopped before the program could run.
+#[derive(Debug)]
+pub(super) enum Exit {
+    /// `--help`: print this on stdout and exit 0.
+    Help(String),
+    /// A usage error: print this one line and exit 2.
+    Usage(String),
 }
 
-fn command(l: &Launcher) -> Command {
-    let bytes = || |s: &str| parse_size(s);
-    let count = || value_parser!(usize);
-    let toggle = |name: &'static str, default: bool| {
-        Arg::new(name)
-            .long(name)
-            .value_name("BOOL")
-            .num_args(0..=1)
-            .require_equals(false)
-            .default_missing_value("true")
-            .value_parser(value_parser!(bool))
-            .default_value(default.to_string())
-    };
-    Command::new(l.name.clone())
-        .about(l.about.clone())
-        .disable_version_flag(true)
-        .arg(
-            Arg::new("port")
-                .long("port")
-                .value_name("PORT")
-                .help("TCP port to listen on (0: a free port, logged at start-up)")
-                .value_parser(value_parser!(u16))
-                .default_value(l.port.to_string()),
-        )
-        .arg(
-            Arg::new("address")
-                .long("address")
-                .value_name("ADDR")
-                .help(format!(
-                    "Address or host name to bind; every address it resolves to is bound [default: {}]",
-                    l.address.as_deref().unwrap_or("all interfaces")
-                )),
-        )
-        .arg(
-            Arg::new("family")
-                .long("family")
-                .value_name("FAMILY")
-                .help("Address families to bind")
-                .value_parser(PossibleValuesParser::new(["unspec", "ipv4", "ipv6"]))
-                .default_value(l.family.to_string()),
-        )
-        .arg(
-            Arg::new("backlog")
-                .long("backlog")
-                .value_name("N")
-                .help("Listen backlog")
-                .value_parser(value_parser!(u32))
-                .default_value(l.backlog.to_string()),
-        )
-        .arg(toggle("reuse-port", l.reuse_port).help(
-            "Set SO_REUSEPORT; with several processes each worker binds its own socket",
-        ))
-        .arg(
-            Arg::new("processes")
-                .long("processes")
-                .value_name("N")
-                .help("Worker processes (0: one per CPU available to this process)")
-                .value_parser(count())
-                .default_value(l.processes.to_string()),
-        )
-        .arg(
-            Arg::new("max-restarts")
-                .long("max-restarts")
-                .value_name("N")
-                .help("Worker restarts allowed before the supervisor gives up")
-                .value_parser(count())
-                .default_value(l.max_restarts.to_string()),
-        )
-        // One PEM, or a certificate and key pair: a usage error (status 2) otherwise.
-        .arg(
-            path_arg("tls", "PEM", "One PEM file holding the certificate chain and the private key", l.tls.pem.as_ref())
-                .conflicts_with_all(["tls-cert", "tls-key"]),
-        )
-        .arg(
-            path_arg("tls-cert", "FILE", "TLS certificate chain (PEM); needs --tls-key", l.tls.cert.as_ref())
-                .requires("tls-key"),
-        )
-        .arg(
-            path_arg("tls-key", "FILE", "TLS private key (PEM); needs --tls-cert", l.tls.key.as_ref())
-                .requires("tls-cert"),
-        )
-        .arg(path_arg("tls-client-ca", "FILE", "Require client certificates signed by these CAs (PEM)", l.tls.client_ca.as_ref()))
-        .arg(
-            Arg::new("max-buffer-size")
-                .long("max-buffer-size")
-                .value_name("BYTES")
-                .help("Largest read buffer per connection (suffixes k, KiB, M, MiB, G, GiB)")
-                .value_parser(bytes())
-                .default_value(format_size(l.max_buffer_size)),
-        )
-        .arg(
-            Arg::new("read-chunk-size")
-                .long("read-chunk-size")
-                .value_name("BYTES")
-                .help("Bytes asked for by each socket read (at most half of --max-buffer-size)")
-                .value_parser(bytes())
-                .default_value(format_size(l.read_chunk_size)),
-        )
-        .arg(
-            Arg::new("max-connections")
-                .long("max-connections")
-                .value_name("N")
-                .help("Connections served at once per process (0: no limit)")
-                .value_parser(count())
-                .default_value(l.max_connections.to_string()),
-        )
-        .arg(
-            Arg::new("shutdown-timeout")
-                .long("shutdown-timeout")
-                .value_name("SECS")
-                .help("On SIGTERM/SIGINT, how long in-flight connections may take to finish (e.g. 30, 1.5, 500ms)")
-                .value_parser(|s: &str| parse_duration(s))
-                .default_value(format_duration(l.shutdown_timeout)),
-        )
-        .arg(
-            Arg::new("runtime")
-                .long("runtime")
-                .value_name("FLAVOR")
-                .help(format!(
-                    "Tokio runtime of each process [default: {}]",
-                    match l.runtime {
-                        Some(f) => f.as_str(),
-                        None => "multi-thread with one process, current-thread per worker \
-                                 (multi-thread when --worker-threads is given)",
-                    }
-                ))
-                .value_parser(PossibleValuesParser::new(["multi-thread", "current-thread"])),
-        )
-        .arg(
-            Arg::new("worker-threads")
-                .long("worker-threads")
-                .value_name("N")
-                .help(format!(
-                    "Threads of a multi-thread runtime [default: {}]",
-                    l.worker_threads
-                        .map_or_else(|| "one per CPU".to_owned(), |n| n.to_string())
-                ))
-                .value_parser(|s: &str| match s.parse::<usize>() {
-                    Ok(0) => Err("must be at least 1".to_owned()),
-                    Ok(n) => Ok(n),
-                    Err(e) => Err(e.to_string()),
-                }),
-        )
-        .args(l.extra_args.iter().cloned())
-        .help_expected(true)
+/// What `--help` shows for a program.
+pub(super) struct HelpPage<'a> {
+    pub(super) name: &'a str,
+    pub(super) about: &'a str,
+    /// The text after `[default: ` for a key, if it shows one.
+    pub(super) default: &'a dyn Fn(&Key) -> Option<String>,
 }
 
-fn path_arg(
-    name: &'static str,
-    value: &'static str,
-    help: &'static str,
-    default: Option<&PathBuf>,
-) -> Arg {
-    let arg = Arg::new(name)
-        .long(name)
-        .value_name(value)
-        .help(help)
-        .value_parser(value_parser!(PathBuf));
-    match default {
-        Some(p) => arg.default_value(p.display().to_string()),
-        None => arg,
-    }
-}
-
-fn apply(l: &mut Launcher, m: &ArgMatches) {
-    let get = |name: &str| m.value_source(name) == Some(clap::parser::ValueSource::CommandLine);
-    if let Some(&port) = m.get_one::<u16>("port") {
-        l.port = port;
-    }
-    if let Some(address) = m.get_one::<String>("address") {
-        l.address = Some(address.clone());
-    }
-    if let Some(family) = m.get_one::<String>("family") {
-        l.family = family.parse().unwrap_or(l.family);
-    }
-    if let Some(&backlog) = m.get_one::<u32>("backlog") {
-        l.backlog = backlog;
-    }
-    if let Some(&reuse_port) = m.get_one::<bool>("reuse-port") {
-        l.reuse_port = reuse_port;
-    }
-    if let Some(&n) = m.get_one::<usize>("processes") {
-        l.processes = n;
-    }
-    if let Some(&n) = m.get_one::<usize>("max-restarts") {
-        l.max_restarts = n;
-    }
-    // A TLS file given on the command line replaces the compiled-in TLS setup as a whole:
-    // `--tls-cert`/`--tls-key` must not be mixed with a compiled-in single PEM file.
-    if get("tls") || get("tls-cert") || get("tls-key") {
-        l.tls.pem = m.get_one::<PathBuf>("tls").cloned().filter(|_| get("tls"));
-        l.tls.cert = m
-            .get_one::<PathBuf>("tls-cert")
-            .cloned()
-            .filter(|_| get("tls-cert"));
-        l.tls.key = m
-            .get_one::<PathBuf>("tls-key")
-            .cloned()
-            .filter(|_| get("tls-key"));
-    }
-    if let Some(ca) = m.get_one::<PathBuf>("tls-client-ca") {
-        l.tls.client_ca = Some(ca.clone());
-    }
-    if let Some(&n) = m.get_one::<usize>("max-buffer-size") {
-        l.max_buffer_size = n;
-    }
-    if let Some(&n) = m.get_one::<usize>("read-chunk-size") {
-        l.read_chunk_size = n;
-    }
-    if let Some(&n) = m.get_one::<usize>("max-connections") {
-        l.max_connections = n;
-    }
-    if let Some(&d) = m.get_one::<Duration>("shutdown-timeout") {
-        l.shutdown_timeout = d;
-    }
-    if let Some(flavor) = m.get_one::<String>("runtime") {
-        l.runtime = Some(if flavor == "current-thread" {
-            RuntimeFlavor::CurrentThread
+/// Parses `args` (program name first) against `keys`: every flag given, with its value,
+/// in the order given (a repeatable flag appears once, with all its values).
+pub(super) fn parse(
+    args: Vec<OsString>,
+    keys: &[&'static Key],
+    help: &HelpPage<'_>,
+) -> Result<Vec<(&'static Key, Value)>, Exit> {
+    let mut parser = lexopt::Parser::from_iter(args);
+    let mut flags: Vec<(&'static Key, Value)> = Vec::new();
+    while let Some(arg) = parser.next().map_err(usage)? {
+        let name = match arg {
+            Arg::Short('h') | Arg::Long("help") => return Err(Exit::Help(help_text(keys, help))),
+            Arg::Long(name) => name.to_owned(),
+            Arg::Short(c) => return Err(unknown(keys, &c.to_string(), "-")),
+            Arg::Value(value) => {
+                return Err(Exit::Usage(format!(
+                    "unexpected argument '{}': every option is a --flag",
+                    value.to_string_lossy()
+                )));
+            }
+        };
+        let Some(key) = keys.iter().copied().find(|k| k.flag == Some(name.as_str())) else {
+            return Err(unknown(keys, &name, "--"));
+        };
+        let text = if key.kind == Kind::Bool {
+            // `--flag`, `--flag=false`, or `--flag false`.
+            parser.optional_value().or_else(|| {
+                parser
+                    .try_raw_args()
+                    .and_then(|mut raw| raw.next_if(|a| a == "true" || a == "false"))
+            })
         } else {
-            RuntimeFlavor::MultiThread
-        });
+            Some(parser.value().map_err(usage)?)
+        };
+        let text = match text {
+            Some(text) => text.into_string().map_err(|bad| {
+                Exit::Usage(format!(
+                    "--{name}: {} is not valid UTF-8",
+                    bad.to_string_lossy()
+                ))
+            })?,
+            None => "true".to_owned(),
+        };
+        let value = Value::parse(key, &text).map_err(|e| {
+            Exit::Usage(format!(
+                "invalid value '{text}' for --{name} <{}>: {e}",
+                key.value_name()
+            ))
+        })?;
+        match flags.iter_mut().find(|(k, _)| k.id == key.id) {
+            Some((_, earlier)) if key.repeats() => earlier.extend(value),
+            Some(_) => return Err(Exit::Usage(format!("--{name} is given twice"))),
+            None => flags.push((key, value)),
+        }
     }
-    if let Some(&n) = m.get_one::<usize>("worker-threads") {
-        l.worker_threads = Some(n);
+    Ok(flags)
+}
+
+fn usage(e: lexopt::Error) -> Exit {
+    Exit::Usage(e.to_string())
+}
+
+fn unknown(keys: &[&'static Key], name: &str, dashes: &str) -> Exit {
+    let flag = |k: &Key| k.flag.unwrap_or_default();
+    let hint = match suggest(keys.iter().copied(), name, flag) {
+        Some(key) => format!("; did you mean --{}?", flag(key)),
+        None => "; --help lists the flags".to_owned(),
+    };
+    Exit::Usage(format!("unknown flag '{dashes}{name}'{hint}"))
+}
+
+/// The `--help` page: clap's layout, one line per flag with its compiled-in default.
+fn help_text(keys: &[&'static Key], page: &HelpPage<'_>) -> String {
+    let usage = |key: &Key| {
+        let flag = key.flag.unwrap_or_default();
+        match key.kind {
+            Kind::Bool => format!("--{flag} [<BOOL>]"),
+            _ => format!("--{flag} <{}>", key.value_name()),
+        }
+    };
+    let width = keys.iter().map(|k| usage(k).len()).max().unwrap_or(0);
+    let mut out = String::new();
+    if !page.about.is_empty() {
+        let _ = writeln!(out, "{}\n", page.about);
     }
-    l.extra_matches = Some(m.clone());
+    let _ = writeln!(out, "Usage: {} [OPTIONS]\n\nOptions:", page.name);
+    for key in keys {
+        let mut line = format!("      {:width$}  {}", usage(key), key.help);
+        if let Some(default) = (page.default)(key) {
+            let _ = write!(line, " [default: {default}]");
+        }
+        if let Kind::Choice(choices) = key.kind {
+            let words: Vec<&str> = choices.iter().map(|c| c.flag).collect();
+            let _ = write!(line, " [possible values: {}]", words.join(", "));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "  -h, --{:width$}  Print help", "help");
+    out
 }
-
-/// A byte count in the shared grammar (`65536`, `64KiB`, `1MiB`), as a `usize`.
-pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
-    let bytes = units::parse_size(s)?;
-    usize::try_from(bytes).map_err(|_| format!("`{s}` is too large a byte count"))
-}
-
-/// A duration in the shared grammar (`30`, `1.5`, `500ms`, `2m`).
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    units::parse_duration(s)
-}
-
-/// A byte count the way [`parse_size`] reads it back.
-pub(crate) fn format_size(bytes: usize) -> String {
-    units::format_size(bytes as u64)
-}
-
-pub(crate) use units::format_duration;
 
 #[cfg(test)]
 mod tests {
+    use tcpserver_options::keys::{Id, KEYS, key};
+
     use super::*;
 
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("65536"), Ok(65536));
-        assert_eq!(parse_size("64k"), Ok(65536));
-        assert_eq!(parse_size("64KiB"), Ok(65536));
-        assert_eq!(parse_size("100MiB"), Ok(100 << 20));
-        assert!(parse_size("-1").is_err());
-        assert!(parse_size("12 parsecs").is_err());
-        for n in [0, 1000, 65536, 100 << 20, 3 << 30, 1536] {
-            assert_eq!(parse_size(&format_size(n)), Ok(n));
+    fn keys() -> Vec<&'static Key> {
+        KEYS.iter().filter(|k| k.flag.is_some()).collect()
+    }
+
+    fn page(default: &dyn Fn(&Key) -> Option<String>) -> HelpPage<'_> {
+        HelpPage {
+            name: "echo",
+            about: "A line echo server",
+            default,
         }
-        assert_eq!(format_size(100 << 20), "100MiB");
-        assert_eq!(format_size(65536), "64KiB");
+    }
+
+    fn run(args: &[&str]) -> Result<Vec<(Id, String)>, Exit> {
+        let argv = std::iter::once("echo")
+            .chain(args.iter().copied())
+            .map(OsString::from);
+        let none = |_: &Key| None;
+        parse(argv.collect(), &keys(), &page(&none)).map(|flags| {
+            flags
+                .into_iter()
+                .map(|(k, v)| (k.id, v.to_string()))
+                .collect()
+        })
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        match run(args) {
+            Err(Exit::Usage(message)) => message,
+            other => panic!("{args:?}: {other:?}"),
+        }
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("-1").is_err());
-        assert_eq!(format_duration(Duration::from_secs(30)), "30s");
-        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+    fn values_in_every_form() {
+        let flags = run(&[
+            "--port",
+            "0",
+            "--max-buffer-size=1MiB",
+            "--reuse-port",
+            "--xheaders",
+            "false",
+            "--no-keep-alive=true",
+            "--shutdown-timeout",
+            "1.5",
+            "--tls-sni",
+            "a.example=a.pem",
+            "--tls-sni=b.example=b.crt,b.key",
+            "--runtime",
+            "current_thread",
+        ])
+        .unwrap();
+        assert_eq!(
+            flags,
+            [
+                (Id::Port, "0".to_owned()),
+                (Id::MaxBufferSize, "1MiB".to_owned()),
+                (Id::ReusePort, "true".to_owned()),
+                (Id::Xheaders, "false".to_owned()),
+                (Id::NoKeepAlive, "true".to_owned()),
+                (Id::ShutdownTimeout, "1500ms".to_owned()),
+                (
+                    Id::TlsSni,
+                    "a.example=a.pem b.example=b.crt,b.key".to_owned()
+                ),
+                (Id::Runtime, "current-thread".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn usage_errors_say_what_is_wrong() {
+        assert_eq!(
+            usage_error(&["--prot", "1"]),
+            "unknown flag '--prot'; did you mean --port?"
+        );
+        assert_eq!(
+            usage_error(&["--host", "x"]),
+            "unknown flag '--host'; did you mean --address?"
+        );
+        assert!(usage_error(&["--colour"]).ends_with("--help lists the flags"));
+        assert!(usage_error(&["-p"]).starts_with("unknown flag '-p'"));
+        assert!(usage_error(&["8888"]).starts_with("unexpected argument '8888'"));
+        let e = usage_error(&["--port", "70000"]);
+        assert!(
+            e.starts_with("invalid value '70000' for --port <PORT>: 70000 is out of range"),
+            "{e}"
+        );
+        assert!(usage_error(&["--port"]).contains("missing argument"));
+        assert_eq!(
+            usage_error(&["--port", "1", "--port", "2"]),
+            "--port is given twice"
+        );
+        assert!(usage_error(&["--reuse-port=yes"]).contains("not `true` or `false`"));
+        assert!(usage_error(&["--worker-threads", "0"]).contains("at least 1"));
+    }
+
+    #[test]
+    fn help_lists_every_flag_with_its_default() {
+        let default = |k: &Key| (k.id == Id::Port).then(|| "8888".to_owned());
+        let Err(Exit::Help(text)) = parse(
+            vec!["echo".into(), "--help".into()],
+            &keys(),
+            &page(&default),
+        ) else {
+            panic!("no help");
+        };
+        assert!(
+            text.starts_with("A line echo server\n\nUsage: echo [OPTIONS]\n"),
+            "{text}"
+        );
+        for key in keys() {
+            assert!(
+                text.contains(&format!("--{} ", key.flag.unwrap())),
+                "{text}"
+            );
+        }
+        assert!(text.contains("[default: 8888]"), "{text}");
+        assert!(text.contains("--reuse-port [<BOOL>]"), "{text}");
+        assert!(
+            text.contains("[possible values: multi-thread, current-thread]"),
+            "{text}"
+        );
+        assert!(text.contains(key(Id::TlsSni).help), "{text}");
     }
 }

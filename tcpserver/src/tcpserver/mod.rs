@@ -28,10 +28,14 @@ use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::iostream::{IoStream, StreamOptions, Transport};
+#[cfg(feature = "tls")]
+use crate::iostream::Transport;
+use crate::iostream::{IoStream, StreamOptions};
 pub use crate::iostream::{Requested, ShutdownSignal};
 use crate::netutil::{self, Family, Listener as StdListener};
+#[cfg(feature = "tls")]
 use crate::tls::handshake::Handshaker;
+#[cfg(feature = "tls")]
 use crate::tls::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKES, TlsConfig, TlsInfo};
 use connections::ConnectionSet;
 #[doc(hidden)]
@@ -58,20 +62,32 @@ use listener::{Accepted, Listener};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Builder {
-    stream: StreamOptions,
-    max_connections: Option<usize>,
+    /// `None` until set: a [`Launcher`](crate::Launcher) checks the sizes set against each
+    /// other, and leaves the defaults to [`StreamOptions`].
+    pub(crate) max_buffer_size: Option<usize>,
+    pub(crate) read_chunk_size: Option<usize>,
+    pub(crate) max_connections: Option<usize>,
+    #[cfg(feature = "tls")]
     tls: Option<TlsConfig>,
-    handshake_timeout: Duration,
-    max_handshakes: Option<usize>,
+    #[cfg(feature = "tls")]
+    pub(crate) handshake_timeout: Duration,
+    #[cfg(feature = "tls")]
+    pub(crate) max_handshakes: Option<usize>,
 }
 
+// Derivable only without the `tls` feature.
+#[allow(clippy::derivable_impls)]
 impl Default for Builder {
     fn default() -> Self {
         Builder {
-            stream: StreamOptions::new(),
+            max_buffer_size: None,
+            read_chunk_size: None,
             max_connections: None,
+            #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            #[cfg(feature = "tls")]
             max_handshakes: Some(DEFAULT_MAX_HANDSHAKES),
         }
     }
@@ -86,7 +102,7 @@ impl Builder {
     /// let builder = tcpserver::TcpServer::builder().max_buffer_size(1 << 20);
     /// ```
     pub fn max_buffer_size(mut self, bytes: usize) -> Self {
-        self.stream = self.stream.max_buffer_size(bytes);
+        self.max_buffer_size = Some(bytes);
         self
     }
 
@@ -98,7 +114,7 @@ impl Builder {
     /// let builder = tcpserver::TcpServer::builder().read_chunk_size(4096);
     /// ```
     pub fn read_chunk_size(mut self, bytes: usize) -> Self {
-        self.stream = self.stream.read_chunk_size(bytes);
+        self.read_chunk_size = Some(bytes);
         self
     }
 
@@ -126,6 +142,7 @@ impl Builder {
     /// let builder = tcpserver::TcpServer::builder().tls(TlsConfig::from_pem("server.pem")?);
     /// # Ok::<(), tcpserver::Error>(())
     /// ```
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, config: TlsConfig) -> Self {
         self.tls = Some(config);
         self
@@ -141,6 +158,7 @@ impl Builder {
     /// use std::time::Duration;
     /// let builder = tcpserver::TcpServer::builder().handshake_timeout(Duration::from_secs(5));
     /// ```
+    #[cfg(feature = "tls")]
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
@@ -157,14 +175,22 @@ impl Builder {
     /// ```
     /// let builder = tcpserver::TcpServer::builder().max_handshakes(64);
     /// ```
+    #[cfg(feature = "tls")]
     pub fn max_handshakes(mut self, limit: usize) -> Self {
         self.max_handshakes = (limit > 0).then_some(limit);
         self
     }
 
-    /// The `max_buffer_size` set so far (the HTTP server's default body limit).
-    pub(crate) fn get_max_buffer_size(&self) -> usize {
-        self.stream.get_max_buffer_size()
+    /// The buffer limits every stream gets.
+    pub(crate) fn stream_options(&self) -> StreamOptions {
+        let mut options = StreamOptions::new();
+        if let Some(bytes) = self.max_buffer_size {
+            options = options.max_buffer_size(bytes);
+        }
+        if let Some(bytes) = self.read_chunk_size {
+            options = options.read_chunk_size(bytes);
+        }
+        options
     }
 
     /// Builds the server around `handler`. It listens on nothing yet.
@@ -184,7 +210,8 @@ impl Builder {
         TcpServer {
             shared: Arc::new(Shared {
                 serve,
-                stream: self.stream,
+                stream: self.stream_options(),
+                #[cfg(feature = "tls")]
                 tls: self
                     .tls
                     .map(|c| Handshaker::new(c, self.handshake_timeout, self.max_handshakes)),
@@ -246,6 +273,7 @@ pub(crate) struct Shared {
     serve: ServeFn,
     stream: StreamOptions,
     /// TLS handshakes, when the server speaks TLS.
+    #[cfg(feature = "tls")]
     tls: Option<Handshaker>,
     max_connections: Option<usize>,
     limit: Option<Arc<Semaphore>>,
@@ -276,14 +304,15 @@ struct ListenerSet {
 
 impl fmt::Debug for TcpServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpServer")
-            .field("local_addrs", &self.local_addrs())
+        let mut d = f.debug_struct("TcpServer");
+        d.field("local_addrs", &self.local_addrs())
             .field("connections", &self.connection_count())
             .field("stopped", &self.shared.stopped.load(Ordering::Relaxed))
             .field("stream_options", &self.shared.stream)
-            .field("max_connections", &self.shared.max_connections)
-            .field("tls", &self.shared.tls.as_ref().map(Handshaker::config))
-            .finish()
+            .field("max_connections", &self.shared.max_connections);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.shared.tls.as_ref().map(Handshaker::config));
+        d.finish()
     }
 }
 
@@ -683,6 +712,7 @@ impl TcpServer {
     /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
     /// assert!(server.tls_config().is_none());
     /// ```
+    #[cfg(feature = "tls")]
     pub fn tls_config(&self) -> Option<&TlsConfig> {
         self.shared.tls.as_ref().map(Handshaker::config)
     }
@@ -704,6 +734,7 @@ impl TcpServer {
     /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
     /// assert!(server.reload_tls().is_err()); // no TLS here
     /// ```
+    #[cfg(feature = "tls")]
     pub fn reload_tls(&self) -> crate::error::Result<()> {
         let Some(tls) = self.tls_config() else {
             return Err(crate::error::Error::new(crate::error::ErrorKind::Config)
@@ -785,6 +816,9 @@ fn spawn_connection<H: StreamHandler>(
         // The handshake runs here, in the connection's task, never in the accept loop; the
         // handler only ever sees a stream whose handshake succeeded. A graceful shutdown
         // ends handshakes in progress: such a client has nothing in flight yet.
+        #[cfg(not(feature = "tls"))]
+        let mut stream = IoStream::from_transport(conn.transport, options, conn.peer);
+        #[cfg(feature = "tls")]
         let mut stream = match &guard.shared.tls {
             None => IoStream::from_transport(conn.transport, options, conn.peer),
             Some(tls) => {
@@ -820,10 +854,12 @@ fn spawn_connection<H: StreamHandler>(
                 tracing::error!("connection handler for {addr} panicked: {message}");
             }
         }
+        drop(guard);
     });
     shared.connections.attach(id, task.abort_handle());
 }
 
+#[cfg(feature = "tls")]
 /// Runs the TLS handshake of a fresh plain connection (see [`Handshaker::accept`]); `None`
 /// if it failed, which `accept` has logged.
 async fn tls_handshake(
