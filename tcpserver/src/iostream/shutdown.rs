@@ -1,4 +1,12 @@
 //! [`ShutdownSignal`]: how a connection learns that the server began a graceful shutdown.
+//!
+//! Why not tokio-util's `CancellationToken` (a child token per connection): polling its
+//! `cancelled()` future takes two mutex locks every time (the token's state and its
+//! `Notify`), and the HTTP connection loop polls the signal at every wake-up. Measured with
+//! callgrind on `http_hello` (current-thread runtime, wrk with 10 keep-alive
+//! connections): 9,047 user-space instructions per request with this signal, 9,220-9,240
+//! with child `CancellationToken`s, +1.9% on every request. A re-poll by the same task here
+//! is one atomic load and a `will_wake` check.
 
 use std::fmt;
 use std::future::Future;

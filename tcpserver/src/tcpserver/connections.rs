@@ -3,6 +3,13 @@
 //! Each task is registered once when it starts and once when it ends; nothing here runs
 //! per read or write (a shared cancellation future polled by every connection would take a
 //! shared lock on every wake-up).
+//!
+//! Why not tokio-util's `TaskTracker` or tokio's `JoinSet`: a `TaskTracker` counts and
+//! awaits tasks but cannot abort them at the shutdown deadline, and a `JoinSet` aborts
+//! them but keeps every finished task (its whole future's memory) until it is reaped,
+//! which would take the accept loop's attention at each connection's end. This set drops
+//! a connection's abort handle the moment it ends, so its task is freed then; the handles
+//! give the count and the wait for empty as well.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
