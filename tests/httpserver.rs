@@ -1,5 +1,8 @@
-//! HttpServer over real sockets with a raw client: the black-box rows of Tornado's
-//! `httpserver_test.py` (reference/tornado.md §6.5) that apply, our own answers where we
+//! HttpServer over real sockets with a raw client: the black-box tests of Tornado's
+//! `tornado/test/httpserver_test.py` that apply (`HTTPServerRawTest`, `KeepAliveTest`,
+//! `XHeaderTest`, `ManualProtocolTest`, `GzipTest`, `StreamingChunkSizeTest`,
+//! `MaxHeaderSizeTest`, `IdleTimeoutTest`, `BodyLimitsTest`, `UnixSocketTestFile`), our
+//! own answers where we
 //! differ on purpose (431, 413), and the bad-input guarantees: one connection's garbage
 //! never disturbs another.
 

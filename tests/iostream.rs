@@ -1,5 +1,6 @@
-//! IoStream over real sockets: Tornado's `TestReadWriteMixin` / `TestIOStreamMixin` rows
-//! (reference/tornado.md §6.4), plus the bad-input cases of our own.
+//! IoStream over real sockets: the rows of Tornado's `tornado/test/iostream_test.py`
+//! `TestReadWriteMixin` and `TestIOStreamMixin` (each `test_*` below has the name of the
+//! Tornado test it ports), plus the bad-input cases of our own.
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
-//! bind_sockets and bind_unix_socket: Tornado's `netutil_test.py` rows (reference/tornado.md
-//! §6.2) and every rule of §2.2 and §2.3.
+//! bind_sockets and bind_unix_socket: Tornado's `tornado/test/netutil_test.py`
+//! (`TestPortAllocation.test_same_port_allocation`, `test_reuse_port`) and every rule of
+//! `tornado/netutil.py`'s `bind_sockets` and `bind_unix_socket`.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream};

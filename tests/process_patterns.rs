@@ -1,6 +1,8 @@
-//! fork_processes and the three Tornado start-up patterns, in real processes (Tornado's
-//! `TestMultiprocess` and `ProcessTest.test_multi_process`, reference/tornado.md §6.1,
-//! §6.3), plus the supervisor's improvements over Tornado.
+//! fork_processes and the three Tornado start-up patterns, in real processes: Tornado's
+//! `tornado/test/tcpserver_test.py` `TestMultiprocess` (`test_listen_single`,
+//! `test_bind_start`, `test_add_sockets`, `test_listen_multi_reuse_port`) and
+//! `tornado/test/process_test.py` `ProcessTest.test_multi_process`, plus the supervisor's
+//! improvements over Tornado.
 //!
 //! libtest runs tests on threads, and a process with threads must not fork, so this test
 //! has its own `main` (`harness = false`): it re-runs itself once per scenario, in a

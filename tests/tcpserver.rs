@@ -1,6 +1,7 @@
-//! TcpServer over real sockets: Tornado's `tcpserver_test.py` rows (reference/tornado.md
-//! §6.1, single process) and the bad-input cases: panics, errors, stop and shutdown,
-//! connection caps, Unix sockets.
+//! TcpServer over real sockets: Tornado's `tornado/test/tcpserver_test.py` `TCPServerTest`
+//! (`test_handle_stream_coroutine_logging`, `test_handle_stream_native_coroutine`,
+//! `test_stop_twice`, `test_stop_in_callback`; single process) and the bad-input cases:
+//! panics, errors, stop and shutdown, connection caps, Unix sockets.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
