@@ -2,9 +2,8 @@
 //! `tornado/test/httpserver_test.py` that apply (`HTTPServerRawTest`, `KeepAliveTest`,
 //! `XHeaderTest`, `ManualProtocolTest`, `GzipTest`, `StreamingChunkSizeTest`,
 //! `MaxHeaderSizeTest`, `IdleTimeoutTest`, `BodyLimitsTest`, `UnixSocketTestFile`), our
-//! own answers where we
-//! differ on purpose (431, 413), and the bad-input guarantees: one connection's garbage
-//! never disturbs another.
+//! own answers where we differ on purpose (431, 413), and the bad-input guarantees: one
+//! connection's garbage never disturbs another.
 
 mod http_support;
 
