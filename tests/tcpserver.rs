@@ -506,3 +506,32 @@ async fn shutdown_signal_reaches_every_connection() {
         assert_eq!(line, "server going away\n");
     }
 }
+
+/// A handler's error is logged with its cause on the same line: a reset peer shows as
+/// "stream is closed: Connection reset by peer", at debug level.
+#[tokio::test]
+async fn a_reset_peer_is_logged_at_debug_with_its_cause() {
+    let logs = LogCapture::start();
+    let (_server, addr) = echo_server().await;
+    let mut client = Client::connect(addr).await;
+    let peer = client.reader.get_ref().local_addr().unwrap().to_string();
+    assert_eq!(client.roundtrip("hi").await, "hi\n");
+    let stream = client.reader.into_inner();
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(stream); // RST while the handler waits for the next line
+    assert!(
+        eventually(|| !logs.lines_with(&peer).is_empty()).await,
+        "{}",
+        logs.text()
+    );
+    let lines = logs.lines_with(&peer);
+    assert_eq!(lines.len(), 1, "{}", logs.text());
+    assert!(
+        lines[0].contains("DEBUG")
+            && lines[0].contains("closed: stream is closed: Connection reset by peer"),
+        "{}",
+        lines[0]
+    );
+}

@@ -24,6 +24,7 @@ use super::body::{BodyLimits, Failure, FailureSlot, Streaming};
 use super::handler::{BoxError, Handler};
 use super::idle::{IdleClock, ResponseBody};
 use super::{Body, HttpOptions, Protocol, RequestContext, xheaders};
+use crate::error::Chain;
 use crate::iostream::IoStream;
 use crate::tcpserver::StreamHandler;
 
@@ -201,10 +202,7 @@ fn log_connection_error(ip: IpAddr, e: &hyper::Error) {
         // Our own refusal (a body that failed); the body logged why.
         tracing::debug!("closed connection from {ip}: {e}");
     } else {
-        match e.source() {
-            Some(cause) => tracing::debug!("connection from {ip} closed: {e}: {cause}"),
-            None => tracing::debug!("connection from {ip} closed: {e}"),
-        }
+        tracing::debug!("connection from {ip} closed: {}", Chain(e));
     }
 }
 
@@ -448,7 +446,7 @@ where
                 Poll::Ready(Ok(match result {
                     Ok(response) => response.map(|body| ResponseBody::handler(body, clock)),
                     Err(e) => {
-                        tracing::error!("error in request handler for {remote_ip}: {e}");
+                        tracing::error!("error in request handler for {remote_ip}: {}", Chain(&*e));
                         error_response(StatusCode::INTERNAL_SERVER_ERROR, clock)
                     }
                 }))

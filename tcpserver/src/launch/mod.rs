@@ -9,8 +9,8 @@
 //! signal exits at once. SIGHUP reloads the TLS certificate files (new connections get the
 //! new certificates; a broken file is logged and the old certificates stay).
 //!
-//! A start-up failure prints one line naming the cause and exits with status 1; a bad
-//! flag exits with status 2.
+//! A start-up failure prints one line, the error and its causes (`NAME: error: what
+//! failed: why`), and exits with status 1; a bad flag exits with status 2.
 #![forbid(unsafe_code)]
 
 mod cli;
@@ -31,6 +31,7 @@ use tcpserver_options::rules::{self, Style};
 use tcpserver_options::units::format_duration;
 use tcpserver_options::value::Value;
 
+use crate::error::Chain;
 use crate::tcpserver::{Builder as ServerBuilder, StreamHandler, TcpServer};
 use groups::{Bind, OptionGroup, Process, Setting};
 pub use groups::{DEFAULT_SHUTDOWN_TIMEOUT, RuntimeFlavor};
@@ -331,7 +332,8 @@ impl Launcher {
             // certificates the supervisor read at start-up; read the files again.
             if let (Some(id), Err(e)) = (task_id, tls.reload()) {
                 tracing::warn!(
-                    "worker {id}: cannot read the TLS certificate files; serving those read at start-up: {e}"
+                    "worker {id}: cannot read the TLS certificate files; serving those read at start-up: {}",
+                    Chain(&e)
                 );
             }
             server = server.tls(tls);
@@ -426,24 +428,53 @@ fn default_program_name() -> String {
         .unwrap_or_else(|| "server".to_owned())
 }
 
-/// A start-up failure: printed as one line, exit status 1.
+/// A start-up failure: printed as one line with its causes (`level: cause: cause`), exit
+/// status 1.
 #[derive(Debug)]
-pub(crate) struct StartupError(String);
+pub(crate) struct StartupError(Box<dyn std::error::Error + Send + Sync>);
 
 impl fmt::Display for StartupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        Chain(&*self.0).fmt(f)
     }
 }
 
 impl From<crate::error::Error> for StartupError {
     fn from(e: crate::error::Error) -> Self {
-        StartupError(e.to_string())
+        StartupError(Box::new(e))
     }
 }
 
 impl From<io::Error> for StartupError {
     fn from(e: io::Error) -> Self {
-        StartupError(e.to_string())
+        StartupError(Box::new(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Error, ErrorKind};
+
+    #[test]
+    fn startup_errors_print_their_causes_on_one_line() {
+        let missing = io::Error::new(io::ErrorKind::NotFound, "No such file or directory");
+        let err = StartupError::from(
+            Error::new(ErrorKind::Tls)
+                .with_message("cannot read TLS certificate file \"server.pem\"")
+                .with_source(missing),
+        );
+        assert_eq!(
+            err.to_string(),
+            "cannot read TLS certificate file \"server.pem\": No such file or directory"
+        );
+        let err = StartupError::from(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "cannot bind 127.0.0.1:8888: Address already in use (os error 98)",
+        ));
+        assert_eq!(
+            err.to_string(),
+            "cannot bind 127.0.0.1:8888: Address already in use (os error 98)"
+        );
     }
 }

@@ -1,11 +1,12 @@
 //! The [`StreamHandler`] trait and what a handler may return.
 
 use std::any::Any;
+use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Chain, Error, ErrorKind};
 use crate::iostream::IoStream;
 
 /// Serves one connection (Tornado's `TCPServer.handle_stream`).
@@ -86,6 +87,9 @@ where
 /// the peer went away (a closed stream, a connection reset), which is normal for a
 /// protocol that reads until the client leaves and is logged at debug level; a read over
 /// `max_bytes` or `max_buffer_size` is the client's fault and is logged at info level.
+/// When `E` is a [`tcpserver::Error`](crate::Error), an [`io::Error`](std::io::Error) or a
+/// `Box<dyn Error + Send + Sync>`, the line shows the error and its causes, `stream is
+/// closed: Connection reset by peer (os error 104)`; any other `E` shows its `Display`.
 ///
 /// # Examples
 ///
@@ -112,9 +116,30 @@ impl<E: fmt::Display + Send + 'static> HandlerResult for Result<(), E> {
         let err = self.err()?;
         let severity = classify(&err);
         Some(HandlerFailure {
-            message: err.to_string(),
+            message: describe(&err),
             severity,
         })
+    }
+}
+
+/// The error for the log: with its causes on one line (`stream is closed: Connection reset
+/// by peer`) when it is an error type we can see as a `std::error::Error`.
+fn describe<E: fmt::Display + 'static>(err: &E) -> String {
+    let any: &dyn Any = err;
+    let error: Option<&(dyn StdError + 'static)> = if let Some(e) = any.downcast_ref::<Error>() {
+        Some(e)
+    } else if let Some(e) = any.downcast_ref::<std::io::Error>() {
+        Some(e)
+    } else if let Some(e) = any.downcast_ref::<Box<dyn StdError + Send + Sync>>() {
+        Some(&**e)
+    } else if let Some(e) = any.downcast_ref::<Box<dyn StdError + Send>>() {
+        Some(&**e)
+    } else {
+        None
+    };
+    match error {
+        Some(e) => Chain(e).to_string(),
+        None => err.to_string(),
     }
 }
 
@@ -164,5 +189,41 @@ impl HandlerFailure {
             Severity::BadPeer => tracing::info!("closing connection from {peer}: {message}"),
             Severity::Error => tracing::error!("error in connection handler for {peer}: {message}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn failure<E: fmt::Display + Send + 'static>(err: E) -> HandlerFailure {
+        Err::<(), E>(err).into_failure().expect("an error")
+    }
+
+    #[test]
+    fn the_log_line_has_the_cause() {
+        let reset = io::Error::new(io::ErrorKind::ConnectionReset, "Connection reset by peer");
+        let closed = Error::closed(Some(Arc::new(reset)));
+        let f = failure(closed);
+        assert_eq!(f.message, "stream is closed: Connection reset by peer");
+        assert_eq!(f.severity, Severity::PeerGone);
+
+        // The same error through tokio's I/O traits and a boxed error.
+        let eio = Arc::new(io::Error::other("Input/output error"));
+        let as_io = io::Error::from(Error::closed(Some(eio)));
+        let f = failure(as_io);
+        assert_eq!(f.message, "stream is closed: Input/output error");
+        assert_eq!(f.severity, Severity::Error);
+        let boxed: Box<dyn StdError + Send + Sync> =
+            Box::new(Error::new(ErrorKind::Io).with_source(io::Error::other("disk full")));
+        assert_eq!(failure(boxed).message, "I/O error: disk full");
+
+        // Anything else is shown as it displays.
+        let f = failure("bad request");
+        assert_eq!(f.message, "bad request");
+        assert_eq!(f.severity, Severity::Error);
     }
 }
