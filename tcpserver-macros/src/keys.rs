@@ -2,7 +2,7 @@
 //! and the messages for a key that is unknown, belongs to the other attribute, or needs
 //! a cargo feature of `tcpserver` that is off.
 
-use tcpserver_options::keys::{Group, Key};
+use tcpserver_options::keys::{Features, Group, Key};
 use tcpserver_options::suggest::suggest;
 
 pub(crate) use tcpserver_options::keys::{Id, within};
@@ -42,14 +42,11 @@ pub(crate) fn http_only(name: &str) -> Option<String> {
 /// True if the runtime crate was built with `feature` (its features turn on this crate's
 /// features of the same name).
 pub(crate) fn enabled(feature: &str) -> bool {
-    let built = [
-        ("tls", cfg!(feature = "tls")),
-        ("http", cfg!(feature = "http")),
-    ];
-    built
-        .iter()
-        .find(|(name, _)| *name == feature)
-        .is_none_or(|&(_, on)| on)
+    Features {
+        tls: cfg!(feature = "tls"),
+        http: cfg!(feature = "http"),
+    }
+    .has(feature)
 }
 
 /// The message for something that needs a feature of `tcpserver` that is off.

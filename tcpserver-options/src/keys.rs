@@ -687,6 +687,27 @@ pub static KEYS: &[Key] = &[
     .aliases(&["max_body", "max_request_size", "body_limit"]),
 ];
 
+/// The optional parts (cargo features) a build of `tcpserver` has: the macro crate and the
+/// runtime crate each fill it from their own `cfg!(feature = ..)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// The `tls` feature.
+    pub tls: bool,
+    /// The `http` feature.
+    pub http: bool,
+}
+
+impl Features {
+    /// True if the build has `feature`, the name in a [`Key::feature`].
+    pub fn has(self, feature: &str) -> bool {
+        match feature {
+            "tls" => self.tls,
+            "http" => self.http,
+            _ => true,
+        }
+    }
+}
+
 /// The row of `id`.
 pub fn key(id: Id) -> &'static Key {
     KEYS.iter()

@@ -17,9 +17,11 @@
 //!
 //! [`tcp_server`](macro@tcp_server) documents every key of the attribute. Its HTTP twin,
 //! [`http_server`](macro@http_server), does the same for an async request handler, with
-//! Tornado's `HTTPServer` options as further keys:
+//! Tornado's `HTTPServer` options as further keys (with the `http` feature):
 //!
 //! ```no_run
+//! # #[cfg(feature = "http")]
+//! # mod doc {
 //! use http::{Request, Response};
 //! use tcpserver::http_server;
 //! use tcpserver::httpserver::Body;
@@ -28,7 +30,11 @@
 //! async fn hello(_request: Request<Body>) -> Response<String> {
 //!     Response::new("Hello, world".to_owned())
 //! }
+//! # }
 //! ```
+//!
+//! The default build is the TCP stack; the `tls`, `http` and `regex` features (or `full`)
+//! add TLS, the HTTP server and `read_until_regex`.
 //!
 //! Modules follow Tornado's, so a Tornado user finds things where they expect them:
 //! [`netutil`], [`process`], [`iostream`], [`tcpserver`](mod@tcpserver), [`tls`],

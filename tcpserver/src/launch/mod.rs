@@ -152,17 +152,16 @@ impl Launcher {
             .args
             .take()
             .unwrap_or_else(|| std::env::args_os().collect());
-        let usage = match self.apply_args(args) {
-            Ok(()) => None,
+        match self.apply_args(args) {
+            Ok(()) => {}
             Err(cli::Exit::Help(text)) => {
                 print!("{text}");
                 return ExitCode::SUCCESS;
             }
-            Err(cli::Exit::Usage(message)) => Some(message),
-        };
-        if let Some(message) = usage {
-            eprintln!("{}: error: {message}", self.name);
-            return ExitCode::from(2);
+            Err(cli::Exit::Usage(message)) => {
+                eprintln!("{}: error: {message}", self.name);
+                return ExitCode::from(2);
+            }
         }
         logging::init();
         match self.launch(make) {
@@ -174,38 +173,22 @@ impl Launcher {
         }
     }
 
-    /// The groups this binary has flags for.
-    fn groups(&self) -> Vec<Group> {
-        let http = cfg!(feature = "http") && self.has_http();
-        let groups = [
-            Group::Bind,
-            Group::Server,
-            Group::Tls,
-            Group::Process,
-            Group::Http,
-        ];
-        groups
-            .into_iter()
-            .filter(|g| *g != Group::Http || http)
-            .collect()
-    }
-
+    /// True for [`run_http`](Launcher::run_http): the HTTP options have flags too.
     #[cfg(feature = "http")]
-    fn has_http(&self) -> bool {
+    fn serves_http(&self) -> bool {
         self.http.is_some()
     }
 
     #[cfg(not(feature = "http"))]
-    fn has_http(&self) -> bool {
+    fn serves_http(&self) -> bool {
         false
     }
 
     /// Every flag of this binary, in `--help` order.
     fn keys(&self) -> Vec<&'static Key> {
-        let groups = self.groups();
         keys::flags()
-            .filter(|k| groups.contains(&k.group))
             .filter(|k| k.feature.is_none_or(enabled))
+            .filter(|k| k.group != Group::Http || self.serves_http())
             .collect()
     }
 
@@ -217,7 +200,10 @@ impl Launcher {
             Group::Tls => &self.tls,
             Group::Process => &self.process,
             #[cfg(feature = "http")]
-            Group::Http if self.http.is_some() => self.http.as_ref().expect("checked"),
+            Group::Http => match &self.http {
+                Some(http) => http,
+                None => unreachable!("HTTP options only in `run_http`"),
+            },
             _ => unreachable!("no {group:?} options in this binary"),
         }
     }
@@ -230,7 +216,10 @@ impl Launcher {
             Group::Tls => &mut self.tls,
             Group::Process => &mut self.process,
             #[cfg(feature = "http")]
-            Group::Http if self.http.is_some() => self.http.as_mut().expect("checked"),
+            Group::Http => match &mut self.http {
+                Some(http) => http,
+                None => unreachable!("HTTP options only in `run_http`"),
+            },
             _ => unreachable!("no {group:?} options in this binary"),
         }
     }
@@ -346,14 +335,11 @@ impl Launcher {
 
 /// True if this build has cargo feature `feature` of this crate.
 fn enabled(feature: &str) -> bool {
-    let built = [
-        ("tls", cfg!(feature = "tls")),
-        ("http", cfg!(feature = "http")),
-    ];
-    built
-        .iter()
-        .find(|(name, _)| *name == feature)
-        .is_none_or(|&(_, on)| on)
+    keys::Features {
+        tls: cfg!(feature = "tls"),
+        http: cfg!(feature = "http"),
+    }
+    .has(feature)
 }
 
 async fn serve(
