@@ -91,6 +91,10 @@ pub enum ErrorKind {
 /// assert_eq!(err.source().unwrap().to_string(), "connection reset");
 /// assert_eq!(err.io_error().unwrap().kind(), io::ErrorKind::ConnectionReset);
 ///
+/// // A broken pipe (a write to a peer that left) closes the stream too.
+/// let err = tcpserver::Error::from(io::Error::from(io::ErrorKind::BrokenPipe));
+/// assert!(err.is_closed());
+///
 /// // An application error passes through unchanged.
 /// let err = tcpserver::Error::other("no such user");
 /// assert_eq!(err.kind(), tcpserver::ErrorKind::Other);
@@ -164,59 +168,26 @@ impl Error {
     }
 
     /// What kind of error this is.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tcpserver::{Error, ErrorKind};
-    /// assert_eq!(Error::other("x").kind(), ErrorKind::Other);
-    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
     }
 
     /// True if the stream is closed (Tornado's `StreamClosedError`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::io;
-    /// let err = tcpserver::Error::from(io::Error::from(io::ErrorKind::BrokenPipe));
-    /// assert!(err.is_closed());
-    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.kind == ErrorKind::StreamClosed
     }
 
     /// True if a delimiter read exceeded its `max_bytes` (Tornado's `UnsatisfiableReadError`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(!tcpserver::Error::other("x").is_unsatisfiable_read());
-    /// ```
     pub fn is_unsatisfiable_read(&self) -> bool {
         self.inner.kind == ErrorKind::UnsatisfiableRead
     }
 
     /// True if the read buffer reached `max_buffer_size` (Tornado's `StreamBufferFullError`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(!tcpserver::Error::other("x").is_buffer_full());
-    /// ```
     pub fn is_buffer_full(&self) -> bool {
         self.inner.kind == ErrorKind::BufferFull
     }
 
     /// True if an operation timed out.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(!tcpserver::Error::other("x").is_timeout());
-    /// ```
     pub fn is_timeout(&self) -> bool {
         self.inner.kind == ErrorKind::Timeout
     }
@@ -224,14 +195,6 @@ impl Error {
     /// The I/O error that closed the stream, if this error carries one (Tornado's
     /// `StreamClosedError.real_error`); for an [`Error::other`] made from an
     /// [`io::Error`], that error.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::io;
-    /// let err = tcpserver::Error::from(io::Error::from(io::ErrorKind::ConnectionReset));
-    /// assert_eq!(err.io_error().unwrap().kind(), io::ErrorKind::ConnectionReset);
-    /// ```
     pub fn io_error(&self) -> Option<&io::Error> {
         let cause = self.inner.cause.as_deref()?;
         if let Some(shared) = cause.downcast_ref::<SharedIoError>() {

@@ -15,13 +15,7 @@ use std::path::Path;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-/// Tornado's `_DEFAULT_BACKLOG`: the default `listen()` backlog.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(tcpserver::netutil::DEFAULT_BACKLOG, 128);
-/// ```
+/// Tornado's `_DEFAULT_BACKLOG`: the default `listen()` backlog, 128.
 pub const DEFAULT_BACKLOG: u32 = 128;
 
 /// Which address families [`bind_sockets`] binds (Tornado's `family` argument).
@@ -99,6 +93,7 @@ impl std::str::FromStr for Family {
 /// ```
 /// use tcpserver::netutil::{bind_sockets, Family, DEFAULT_BACKLOG};
 ///
+/// assert_eq!(DEFAULT_BACKLOG, 128); // Tornado's
 /// let sockets = bind_sockets(0, Some("127.0.0.1"), Family::Unspec, DEFAULT_BACKLOG, false)?;
 /// assert_eq!(sockets.len(), 1);
 /// assert_ne!(sockets[0].local_addr()?.port(), 0);
@@ -242,13 +237,8 @@ fn annotate(err: io::Error, what: &str, addr: &SocketAddr) -> io::Error {
     io::Error::new(err.kind(), format!("{what} {addr}: {err}"))
 }
 
-/// Tornado's default mode for [`bind_unix_socket`]: read and write for the owner only.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(tcpserver::netutil::DEFAULT_UNIX_MODE, 0o600);
-/// ```
+/// Tornado's default mode for [`bind_unix_socket`]: read and write for the owner only
+/// (`0o600`).
 pub const DEFAULT_UNIX_MODE: u32 = 0o600;
 
 /// Creates a listening Unix-domain socket at `path` (Tornado's `bind_unix_socket`).

@@ -30,14 +30,17 @@ use super::decompress::{Inflated, Inflater};
 /// # Examples
 ///
 /// ```
+/// use std::time::Duration;
 /// use http::{Request, Response};
 /// use http_body_util::BodyExt;
 /// use tcpserver::httpserver::Body;
 ///
-/// // An upload endpoint that accepts more than the server-wide limit.
+/// // An upload endpoint that accepts more, and slower, than the server-wide limits.
 /// async fn upload(request: Request<Body>) -> Response<String> {
 ///     let mut body = request.into_body();
-///     body.limits_mut().set_max_body_size(1 << 30);
+///     body.limits_mut()
+///         .set_max_body_size(1 << 30)
+///         .set_body_timeout(Some(Duration::from_secs(600)));
 ///     match body.collect().await {
 ///         Ok(all) => Response::new(format!("{} bytes\n", all.to_bytes().len())),
 ///         // The server answers for a failed body (here 413 or 400) whatever we return.
@@ -60,53 +63,26 @@ impl BodyLimits {
     }
 
     /// The largest body accepted, in bytes (decompressed and compressed).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn doc(body: &tcpserver::httpserver::Body) {
-    /// let limit = body.limits().max_body_size();
-    /// # }
-    /// ```
     pub fn max_body_size(&self) -> u64 {
         self.max_body_size
     }
 
     /// How long reading the body may take, from the end of the request head.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn doc(body: &tcpserver::httpserver::Body) {
-    /// let timeout = body.limits().body_timeout();
-    /// # }
-    /// ```
     pub fn body_timeout(&self) -> Option<Duration> {
         self.body_timeout
     }
 
-    /// Changes the size limit for this request. It only takes effect before the body is
-    /// first read.
-    ///
-    /// # Examples
-    ///
-    /// See [`BodyLimits`].
+    /// Changes the size limit for this request (default: the server's
+    /// [`max_body_size`](super::HttpOptions::max_body_size)). It only takes effect before
+    /// the body is first read.
     pub fn set_max_body_size(&mut self, bytes: u64) -> &mut Self {
         self.max_body_size = bytes;
         self
     }
 
-    /// Changes the time limit for this request (`None`: no limit). It only takes effect
-    /// before the body is first read.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// # fn doc(body: &mut tcpserver::httpserver::Body) {
-    /// body.limits_mut().set_body_timeout(Some(Duration::from_secs(5)));
-    /// # }
-    /// ```
+    /// Changes the time limit for this request (`None`: no limit; default: the server's
+    /// [`body_timeout`](super::HttpOptions::body_timeout)). It only takes effect before the
+    /// body is first read.
     pub fn set_body_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
         self.body_timeout = timeout;
         self
@@ -198,10 +174,6 @@ impl Body {
     }
 
     /// Changes the limits of this request's body; see [`BodyLimits`].
-    ///
-    /// # Examples
-    ///
-    /// See [`BodyLimits`].
     pub fn limits_mut(&mut self) -> &mut BodyLimits {
         &mut self.limits
     }
@@ -571,6 +543,7 @@ fn classify(err: &hyper::Error) -> (Failure, &'static str) {
 /// match body.collect().await {
 ///     Ok(all) => println!("{} bytes", all.to_bytes().len()),
 ///     Err(e) if e.is_too_large() => println!("too large: {e}"),
+///     Err(e) if e.is_closed() || e.is_timeout() => println!("the client left or stalled"),
 ///     Err(e) => println!("failed: {e}"),
 /// }
 /// # }
@@ -586,49 +559,21 @@ pub struct BodyError {
 impl BodyError {
     /// The body was larger than [`max_body_size`](BodyLimits::max_body_size) (before or
     /// after decompression).
-    ///
-    /// # Examples
-    ///
-    /// See [`BodyError`].
     pub fn is_too_large(&self) -> bool {
         self.failure == Failure::TooLarge
     }
 
     /// The body was not valid: bad chunked framing, or bad gzip data.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn doc(e: &tcpserver::httpserver::BodyError) -> bool {
-    /// e.is_malformed()
-    /// # }
-    /// ```
     pub fn is_malformed(&self) -> bool {
         self.failure == Failure::Malformed
     }
 
     /// The body did not arrive within [`body_timeout`](BodyLimits::body_timeout).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn doc(e: &tcpserver::httpserver::BodyError) -> bool {
-    /// e.is_timeout()
-    /// # }
-    /// ```
     pub fn is_timeout(&self) -> bool {
         self.failure == Failure::Timeout
     }
 
     /// The client went away (or the connection broke) before the body ended.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn doc(e: &tcpserver::httpserver::BodyError) -> bool {
-    /// e.is_closed()
-    /// # }
-    /// ```
     pub fn is_closed(&self) -> bool {
         self.failure == Failure::Closed
     }

@@ -14,6 +14,7 @@ use std::str::FromStr;
 /// use tcpserver::httpserver::Protocol;
 /// assert_eq!("https".parse::<Protocol>(), Ok(Protocol::Https));
 /// assert_eq!(Protocol::Http.as_str(), "http");
+/// assert_eq!(Protocol::Https.as_str(), "https");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
@@ -25,12 +26,6 @@ pub enum Protocol {
 
 impl Protocol {
     /// `"http"` or `"https"`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(tcpserver::httpserver::Protocol::Https.as_str(), "https");
-    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Http => "http",
@@ -101,6 +96,7 @@ impl RequestContext {
     /// use tcpserver::httpserver::{Protocol, RequestContext};
     /// let ctx = RequestContext::new("127.0.0.1:5000".parse().unwrap(), Protocol::Http);
     /// assert_eq!(ctx.remote_ip().to_string(), "127.0.0.1");
+    /// assert_eq!(ctx.peer().port(), 5000);
     /// ```
     pub fn new(peer: SocketAddr, protocol: Protocol) -> Self {
         RequestContext {
@@ -112,33 +108,17 @@ impl RequestContext {
 
     /// The client's address: the peer's, or the one a trusted proxy named with
     /// [`xheaders`](super::HttpOptions::xheaders). `0.0.0.0` for a Unix-socket peer.
-    ///
-    /// # Examples
-    ///
-    /// See [`RequestContext`].
     pub fn remote_ip(&self) -> IpAddr {
         self.remote_ip
     }
 
     /// `http` or `https`: from the stream, [`protocol`](super::HttpOptions::protocol), or
     /// a trusted proxy's header.
-    ///
-    /// # Examples
-    ///
-    /// See [`RequestContext`].
     pub fn protocol(&self) -> Protocol {
         self.protocol
     }
 
     /// The socket address of the peer that sent the request (the proxy, behind one).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tcpserver::httpserver::{Protocol, RequestContext};
-    /// let ctx = RequestContext::new("127.0.0.1:5000".parse().unwrap(), Protocol::Http);
-    /// assert_eq!(ctx.peer().port(), 5000);
-    /// ```
     pub fn peer(&self) -> SocketAddr {
         self.peer
     }

@@ -117,42 +117,16 @@ impl fmt::Debug for HttpServer {
 
 impl HttpServer {
     /// A server with Tornado's defaults around `handler`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tcpserver::httpserver::{Body, HttpServer};
-    /// async fn ok(_: http::Request<Body>) -> http::Response<String> {
-    ///     http::Response::new(String::new())
-    /// }
-    /// let server = HttpServer::new(ok);
-    /// ```
     pub fn new<M>(handler: impl IntoHttpHandler<M>) -> Self {
         Builder::default().build(handler)
     }
 
     /// Options beyond the defaults; see [`Builder`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tcpserver::httpserver::{HttpOptions, HttpServer};
-    /// let builder = HttpServer::builder().options(HttpOptions::new().xheaders(true));
-    /// ```
     pub fn builder() -> Builder {
         Builder::default()
     }
 
     /// The underlying [`TcpServer`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use tcpserver::httpserver::{Body, HttpServer};
-    /// # async fn ok(_: http::Request<Body>) -> http::Response<String> { http::Response::new(String::new()) }
-    /// let server = HttpServer::new(ok).into_tcp_server();
-    /// assert_eq!(server.connection_count(), 0);
-    /// ```
     pub fn into_tcp_server(self) -> TcpServer {
         self.server
     }
@@ -181,7 +155,7 @@ impl Deref for HttpServer {
 ///
 /// let server = HttpServer::builder()
 ///     .options(HttpOptions::new().no_keep_alive(true).max_body_size(1 << 20))
-///     .tcp(TcpServer::builder().max_connections(10_000))
+///     .tcp(TcpServer::builder().max_buffer_size(8 << 20).max_connections(10_000))
 ///     .build(ok);
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -191,32 +165,21 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// The HTTP options (default: Tornado's).
-    ///
-    /// # Examples
-    ///
-    /// See [`Builder`].
+    /// The HTTP options (default: Tornado's, [`HttpOptions::new`]).
     pub fn options(mut self, options: HttpOptions) -> Self {
         self.options = options;
         self
     }
 
-    /// The options of the underlying [`TcpServer`] (buffer size, connection cap, TLS).
-    /// Its `max_buffer_size` is the default `max_body_size`, as in Tornado.
-    ///
-    /// # Examples
-    ///
-    /// See [`Builder`].
+    /// The options of the underlying [`TcpServer`] (buffer size, connection cap, TLS;
+    /// default: [`TcpServer::builder`]'s). Its `max_buffer_size` is the default
+    /// `max_body_size`, as in Tornado.
     pub fn tcp(mut self, builder: TcpBuilder) -> Self {
         self.tcp = builder;
         self
     }
 
     /// Builds the server around `handler`. It listens on nothing yet.
-    ///
-    /// # Examples
-    ///
-    /// See [`Builder`].
     pub fn build<M>(self, handler: impl IntoHttpHandler<M>) -> HttpServer {
         let max_buffer_size = self.tcp.stream_options().get_max_buffer_size();
         let handler = HttpStreamHandler::new(handler, self.options, max_buffer_size);

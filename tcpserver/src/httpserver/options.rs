@@ -8,30 +8,12 @@ use std::time::Duration;
 use super::Protocol;
 
 /// Tornado's default `chunk_size`: 64 KiB.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(tcpserver::httpserver::DEFAULT_CHUNK_SIZE, 65536);
-/// ```
 pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
 
 /// Tornado's default `max_header_size`: 64 KiB.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(tcpserver::httpserver::DEFAULT_MAX_HEADER_SIZE, 65536);
-/// ```
 pub const DEFAULT_MAX_HEADER_SIZE: usize = 64 * 1024;
 
 /// Tornado's default `idle_connection_timeout`: one hour.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(tcpserver::httpserver::DEFAULT_IDLE_CONNECTION_TIMEOUT.as_secs(), 3600);
-/// ```
 pub const DEFAULT_IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The HTTP options of an [`HttpServer`](super::HttpServer), named and defaulted as
@@ -47,7 +29,10 @@ pub const DEFAULT_IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 ///
 /// ```
 /// use std::time::Duration;
-/// use tcpserver::httpserver::{HttpOptions, Protocol};
+/// use tcpserver::httpserver::{
+///     DEFAULT_CHUNK_SIZE, DEFAULT_IDLE_CONNECTION_TIMEOUT, DEFAULT_MAX_HEADER_SIZE,
+///     HttpOptions, Protocol,
+/// };
 ///
 /// let options = HttpOptions::new()
 ///     .xheaders(true)
@@ -55,8 +40,25 @@ pub const DEFAULT_IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 ///     .protocol(Protocol::Https)
 ///     .decompress_request(true)
 ///     .max_body_size(10 << 20)
-///     .body_timeout(Duration::from_secs(60));
+///     .body_timeout(Duration::from_secs(60))
+///     .idle_connection_timeout(Duration::from_secs(75));
 /// assert!(options.get_xheaders());
+/// assert_eq!(options.get_max_body_size(), Some(10 << 20));
+///
+/// // Tornado's defaults:
+/// let defaults = HttpOptions::new();
+/// assert!(!defaults.get_no_keep_alive());
+/// assert!(!defaults.get_xheaders());
+/// assert!(defaults.get_trusted_downstream().is_empty());
+/// assert_eq!(defaults.get_protocol(), None); // from the stream
+/// assert!(!defaults.get_decompress_request());
+/// assert_eq!(defaults.get_chunk_size(), DEFAULT_CHUNK_SIZE);
+/// assert_eq!(defaults.get_max_header_size(), DEFAULT_MAX_HEADER_SIZE);
+/// assert_eq!(defaults.get_idle_connection_timeout(), DEFAULT_IDLE_CONNECTION_TIMEOUT);
+/// assert_eq!(defaults.get_body_timeout(), None); // no limit
+/// assert_eq!(defaults.get_max_body_size(), None); // the server's max_buffer_size
+/// assert_eq!((DEFAULT_CHUNK_SIZE, DEFAULT_MAX_HEADER_SIZE), (64 * 1024, 64 * 1024));
+/// assert_eq!(DEFAULT_IDLE_CONNECTION_TIMEOUT, Duration::from_secs(3600));
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -79,14 +81,7 @@ impl Default for HttpOptions {
 }
 
 impl HttpOptions {
-    /// Tornado's defaults.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let options = tcpserver::httpserver::HttpOptions::new();
-    /// assert_eq!(options.get_chunk_size(), 65536);
-    /// ```
+    /// Tornado's defaults; each setter names its own.
     pub fn new() -> Self {
         HttpOptions {
             no_keep_alive: false,
@@ -104,12 +99,6 @@ impl HttpOptions {
 
     /// Close the connection after every response (default false). An HTTP/1.1 response
     /// then carries `Connection: close`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let options = tcpserver::httpserver::HttpOptions::new().no_keep_alive(true);
-    /// ```
     pub fn no_keep_alive(mut self, yes: bool) -> Self {
         self.no_keep_alive = yes;
         self
@@ -119,12 +108,6 @@ impl HttpOptions {
     /// `X-Scheme`/`X-Forwarded-Proto` for the protocol (default false). Use it only behind
     /// a reverse proxy that sets them. The headers are read anew for every request: what
     /// one request claims never carries over to the next on the same connection.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let options = tcpserver::httpserver::HttpOptions::new().xheaders(true);
-    /// ```
     pub fn xheaders(mut self, yes: bool) -> Self {
         self.xheaders = yes;
         self
@@ -132,16 +115,6 @@ impl HttpOptions {
 
     /// Proxy addresses skipped while walking `X-Forwarded-For` from the right (default
     /// none). Only used with [`xheaders`](Self::xheaders).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::net::IpAddr;
-    /// use tcpserver::httpserver::HttpOptions;
-    ///
-    /// let options = HttpOptions::new().trusted_downstream(["10.0.0.1".parse().unwrap()]);
-    /// let options = HttpOptions::new().trusted_downstream([IpAddr::from([10, 0, 0, 1])]);
-    /// ```
     pub fn trusted_downstream(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
         self.trusted_downstream = proxies.into_iter().collect();
         self
@@ -150,13 +123,6 @@ impl HttpOptions {
     /// The protocol requests are said to arrive over (default: `https` on a TLS stream,
     /// `http` otherwise). Set `https` behind a TLS-terminating proxy that sends no
     /// `X-Forwarded-Proto`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tcpserver::httpserver::{HttpOptions, Protocol};
-    /// let options = HttpOptions::new().protocol(Protocol::Https);
-    /// ```
     pub fn protocol(mut self, protocol: Protocol) -> Self {
         self.protocol = Some(protocol);
         self
@@ -166,12 +132,6 @@ impl HttpOptions {
     /// handler then sees the decompressed body, without `Content-Encoding` and
     /// `Content-Length`, and with `X-Consumed-Content-Encoding: gzip`. The decompressed size
     /// counts against [`max_body_size`](Self::max_body_size), so a gzip bomb is refused.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let options = tcpserver::httpserver::HttpOptions::new().decompress_request(true);
-    /// ```
     pub fn decompress_request(mut self, yes: bool) -> Self {
         self.decompress_request = yes;
         self
@@ -179,12 +139,6 @@ impl HttpOptions {
 
     /// The largest piece of request body handed over at once (default 64 KiB; `0` means
     /// the default). Bigger pieces are split, without copying.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let options = tcpserver::httpserver::HttpOptions::new().chunk_size(16 * 1024);
-    /// ```
     pub fn chunk_size(mut self, bytes: usize) -> Self {
         self.chunk_size = if bytes == 0 {
             DEFAULT_CHUNK_SIZE
@@ -197,12 +151,6 @@ impl HttpOptions {
     /// The largest request head (request line and headers) accepted (default 64 KiB;
     /// `0` means the default). A larger head is answered `431 Request Header Fields Too
     /// Large`. At most 100 header lines are accepted whatever their size.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let options = tcpserver::httpserver::HttpOptions::new().max_header_size(8192);
-    /// ```
     pub fn max_header_size(mut self, bytes: usize) -> Self {
         self.max_header_size = if bytes == 0 {
             DEFAULT_MAX_HEADER_SIZE
@@ -216,14 +164,6 @@ impl HttpOptions {
     /// from the moment it starts waiting (default one hour; `0` means the default, as in
     /// Tornado). It is both the keep-alive idle timeout and the bound on slow headers;
     /// the connection is closed without a response.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let options = tcpserver::httpserver::HttpOptions::new()
-    ///     .idle_connection_timeout(Duration::from_secs(75));
-    /// ```
     pub fn idle_connection_timeout(mut self, timeout: Duration) -> Self {
         self.idle_connection_timeout = if timeout.is_zero() {
             DEFAULT_IDLE_CONNECTION_TIMEOUT
@@ -235,13 +175,6 @@ impl HttpOptions {
 
     /// How long reading one request body may take, counted from the end of its head
     /// (default: no limit). Past it the connection is closed without a response.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let options = tcpserver::httpserver::HttpOptions::new().body_timeout(Duration::from_secs(30));
-    /// ```
     pub fn body_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.body_timeout = timeout.into();
         self
@@ -251,125 +184,58 @@ impl HttpOptions {
     /// 100 MiB unless changed). A larger body is answered `413 Content Too Large`; with
     /// [`decompress_request`](Self::decompress_request) the limit applies to both the
     /// compressed and the decompressed size.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let options = tcpserver::httpserver::HttpOptions::new().max_body_size(1 << 20);
-    /// ```
     pub fn max_body_size(mut self, bytes: usize) -> Self {
         self.max_body_size = Some(bytes);
         self
     }
 
     /// See [`no_keep_alive`](Self::no_keep_alive).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(!tcpserver::httpserver::HttpOptions::new().get_no_keep_alive());
-    /// ```
     pub fn get_no_keep_alive(&self) -> bool {
         self.no_keep_alive
     }
 
     /// See [`xheaders`](Self::xheaders).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(!tcpserver::httpserver::HttpOptions::new().get_xheaders());
-    /// ```
     pub fn get_xheaders(&self) -> bool {
         self.xheaders
     }
 
     /// See [`trusted_downstream`](Self::trusted_downstream).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(tcpserver::httpserver::HttpOptions::new().get_trusted_downstream().is_empty());
-    /// ```
     pub fn get_trusted_downstream(&self) -> &[IpAddr] {
         &self.trusted_downstream
     }
 
     /// See [`protocol`](Self::protocol); `None` means "from the stream".
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(tcpserver::httpserver::HttpOptions::new().get_protocol(), None);
-    /// ```
     pub fn get_protocol(&self) -> Option<Protocol> {
         self.protocol
     }
 
     /// See [`decompress_request`](Self::decompress_request).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(!tcpserver::httpserver::HttpOptions::new().get_decompress_request());
-    /// ```
     pub fn get_decompress_request(&self) -> bool {
         self.decompress_request
     }
 
     /// See [`chunk_size`](Self::chunk_size).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(tcpserver::httpserver::HttpOptions::new().get_chunk_size(), 65536);
-    /// ```
     pub fn get_chunk_size(&self) -> usize {
         self.chunk_size
     }
 
     /// See [`max_header_size`](Self::max_header_size).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(tcpserver::httpserver::HttpOptions::new().get_max_header_size(), 65536);
-    /// ```
     pub fn get_max_header_size(&self) -> usize {
         self.max_header_size
     }
 
     /// See [`idle_connection_timeout`](Self::idle_connection_timeout).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = tcpserver::httpserver::HttpOptions::new().get_idle_connection_timeout();
-    /// assert_eq!(t.as_secs(), 3600);
-    /// ```
     pub fn get_idle_connection_timeout(&self) -> Duration {
         self.idle_connection_timeout
     }
 
     /// See [`body_timeout`](Self::body_timeout).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(tcpserver::httpserver::HttpOptions::new().get_body_timeout(), None);
-    /// ```
     pub fn get_body_timeout(&self) -> Option<Duration> {
         self.body_timeout
     }
 
     /// See [`max_body_size`](Self::max_body_size); `None` means "the server's
     /// `max_buffer_size`".
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(tcpserver::httpserver::HttpOptions::new().get_max_body_size(), None);
-    /// ```
     pub fn get_max_body_size(&self) -> Option<usize> {
         self.max_body_size
     }

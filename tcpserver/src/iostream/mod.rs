@@ -15,7 +15,8 @@
 //!
 //! Beyond Tornado: an idle stream holds no read buffer at all (reads land in a per-thread
 //! scratch buffer first); reads are cancel-safe (a read dropped in a `select!` loses no
-//! data); after the peer shuts down its sending side, writes still go out (TCP half-close).
+//! data), except a `read_into` that must fill its whole buffer (see [`IoStream`]); after
+//! the peer shuts down its sending side, writes still go out (TCP half-close).
 #![forbid(unsafe_code)]
 
 mod buffer;
@@ -44,21 +45,9 @@ pub use shutdown::{Requested, ShutdownSignal};
 pub(crate) use transport::Transport;
 
 /// Tornado's default `max_buffer_size`: 100 MiB.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(tcpserver::iostream::DEFAULT_MAX_BUFFER_SIZE, 100 * 1024 * 1024);
-/// ```
 pub const DEFAULT_MAX_BUFFER_SIZE: usize = 100 * 1024 * 1024;
 
 /// Tornado's default `read_chunk_size`: 64 KiB.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(tcpserver::iostream::DEFAULT_READ_CHUNK_SIZE, 65536);
-/// ```
 pub const DEFAULT_READ_CHUNK_SIZE: usize = 64 * 1024;
 
 /// Buffer limits of a stream (Tornado's `max_buffer_size` and `read_chunk_size`).
@@ -69,10 +58,24 @@ pub const DEFAULT_READ_CHUNK_SIZE: usize = 64 * 1024;
 /// # Examples
 ///
 /// ```
-/// use tcpserver::iostream::StreamOptions;
+/// use tcpserver::iostream::{DEFAULT_MAX_BUFFER_SIZE, DEFAULT_READ_CHUNK_SIZE, StreamOptions};
 ///
-/// let opts = StreamOptions::new().max_buffer_size(1000).read_chunk_size(4096);
-/// assert_eq!(opts.get_read_chunk_size(), 500);
+/// // At most 1 MiB buffered per connection, read 16 KiB at a time.
+/// let options = StreamOptions::new()
+///     .max_buffer_size(1 << 20)
+///     .read_chunk_size(16 * 1024);
+/// assert_eq!(options.get_read_chunk_size(), 16 * 1024);
+///
+/// // Tornado's defaults: a 100 MiB buffer, read 64 KiB at a time; `0` asks for them.
+/// let defaults = StreamOptions::new();
+/// assert_eq!(defaults.get_max_buffer_size(), DEFAULT_MAX_BUFFER_SIZE);
+/// assert_eq!(defaults.get_read_chunk_size(), DEFAULT_READ_CHUNK_SIZE);
+/// assert_eq!((DEFAULT_MAX_BUFFER_SIZE, DEFAULT_READ_CHUNK_SIZE), (100 << 20, 64 << 10));
+/// assert_eq!(StreamOptions::new().max_buffer_size(0).read_chunk_size(0), defaults);
+///
+/// // The chunk size is clamped to half the buffer size.
+/// let small = StreamOptions::new().max_buffer_size(1000).read_chunk_size(4096);
+/// assert_eq!(small.get_read_chunk_size(), 500);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamOptions {
@@ -88,13 +91,6 @@ impl Default for StreamOptions {
 
 impl StreamOptions {
     /// The defaults: 100 MiB buffer, 64 KiB chunks.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let opts = tcpserver::iostream::StreamOptions::new();
-    /// assert_eq!(opts.get_max_buffer_size(), 100 << 20);
-    /// ```
     pub const fn new() -> Self {
         StreamOptions {
             max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
@@ -104,12 +100,7 @@ impl StreamOptions {
 
     /// The largest number of bytes the read buffer may hold; `0` means the default.
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// let opts = tcpserver::iostream::StreamOptions::new().max_buffer_size(0);
-    /// assert_eq!(opts.get_max_buffer_size(), 100 << 20);
-    /// ```
+    /// Default is 100 MiB ([`DEFAULT_MAX_BUFFER_SIZE`]).
     pub const fn max_buffer_size(mut self, bytes: usize) -> Self {
         self.max_buffer_size = if bytes == 0 {
             DEFAULT_MAX_BUFFER_SIZE
@@ -119,14 +110,10 @@ impl StreamOptions {
         self
     }
 
-    /// How many bytes one socket read asks for; `0` means the default.
+    /// How many bytes one socket read asks for; `0` means the default. At most half of
+    /// [`max_buffer_size`](Self::max_buffer_size) is used.
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// let opts = tcpserver::iostream::StreamOptions::new().read_chunk_size(4096);
-    /// assert_eq!(opts.get_read_chunk_size(), 4096);
-    /// ```
+    /// Default is 64 KiB ([`DEFAULT_READ_CHUNK_SIZE`]).
     pub const fn read_chunk_size(mut self, bytes: usize) -> Self {
         self.read_chunk_size = if bytes == 0 {
             DEFAULT_READ_CHUNK_SIZE
@@ -137,24 +124,12 @@ impl StreamOptions {
     }
 
     /// The buffer limit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(tcpserver::iostream::StreamOptions::new().get_max_buffer_size(), 104857600);
-    /// ```
     pub const fn get_max_buffer_size(&self) -> usize {
         self.max_buffer_size
     }
 
     /// The effective chunk size: the configured one, at most half the buffer limit, at
     /// least one byte.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(tcpserver::iostream::StreamOptions::new().get_read_chunk_size(), 65536);
-    /// ```
     pub const fn get_read_chunk_size(&self) -> usize {
         let half = self.max_buffer_size / 2;
         let chunk = if self.read_chunk_size < half {
@@ -191,9 +166,33 @@ thread_local! {
 /// [module documentation](self)); it also implements tokio's [`AsyncRead`] and
 /// [`AsyncWrite`], so codecs and hyper run over it (bytes already buffered are read first).
 ///
-/// Every read method is cancel-safe: if its future is dropped before completing (for
-/// example in `tokio::select!`), no data is lost. [`write`](IoStream::write) is not, like
-/// `write_all`.
+/// # Errors
+///
+/// Each method lists the [`ErrorKind`]s it fails with. Once the stream is closed, a read
+/// that the bytes still buffered cannot satisfy, and every write, fail with
+/// [`ErrorKind::StreamClosed`]; the error's [`source`](std::error::Error::source) says
+/// why the stream closed:
+///
+/// - after a socket error, the [`io::Error`] ([`Error::io_error`] returns it too);
+/// - after a read that failed with [`UnsatisfiableRead`](ErrorKind::UnsatisfiableRead) or
+///   [`BufferFull`](ErrorKind::BufferFull) (which close the stream), an error of that
+///   kind;
+/// - after [`close`](IoStream::close), nothing. A read after the peer closed its sending
+///   side fails the same way, without a source, while writes still work.
+///
+/// # Cancel safety
+///
+/// Every read method is cancel-safe except [`read_into`](IoStream::read_into) with
+/// `partial` false: if the future of a read is dropped before it completes (for example
+/// because another branch of a `tokio::select!` completed first), no data is lost. The
+/// bytes received so far stay in the stream's buffer, and the next read returns them.
+/// A `read_into` that must fill its whole buffer is not cancel-safe, like tokio's
+/// `read_exact`: dropped, it leaves the bytes it already took in the caller's buffer and
+/// no longer in the stream. [`write`](IoStream::write) is not cancel-safe either, like
+/// tokio's `write_all`: a dropped write may have sent part of its data.
+///
+/// Through [`AsyncRead`] and [`AsyncWrite`], the tokio method used decides: `read` is
+/// cancel-safe, `read_exact` and `write_all` are not.
 ///
 /// # Examples
 ///
@@ -271,6 +270,18 @@ impl IoStream {
 
     /// Connects to `addr` over TCP (Tornado's `IOStream.connect`), with default options.
     ///
+    /// # Errors
+    ///
+    /// The connection attempt's [`io::Error`] is the [`source`](std::error::Error::source):
+    /// [`ErrorKind::Timeout`] if the attempt timed out, [`ErrorKind::StreamClosed`] if the
+    /// connection was reset or aborted, and [`ErrorKind::Io`] otherwise (connection refused,
+    /// no route to the host, a name that does not resolve).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel-safe: dropping its future abandons the attempt and closes the
+    /// socket it opened; nothing else is affected.
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -316,8 +327,13 @@ impl IoStream {
     /// It returns at once: a [`TcpServer`](crate::TcpServer) completes the handshake before
     /// it calls the handler, so a handler never sees a stream whose handshake is still
     /// going or has failed (see [`tls`](crate::tls)). The information stays available
-    /// after the stream is closed. The `Result` is for streams whose handshake could still
-    /// fail; none of those reaches a handler.
+    /// after the stream is closed.
+    ///
+    /// # Errors
+    ///
+    /// None today: every `IoStream` a program can get has completed its handshake, or has
+    /// none. The `Result` is for streams whose handshake could still fail; none of those
+    /// reaches a handler.
     ///
     /// # Examples
     ///
@@ -345,10 +361,27 @@ impl IoStream {
 
     /// Reads up to and including the first occurrence of `delimiter`.
     ///
-    /// With `max_bytes`, fails with [`ErrorKind::UnsatisfiableRead`] (and closes the
-    /// stream) when the match would end past `max_bytes` or when more than `max_bytes`
-    /// arrive without one. Fails with [`ErrorKind::StreamClosed`] if the peer closes first;
-    /// the partial data then stays buffered.
+    /// With `max_bytes`, the match must end within the first `max_bytes` bytes: a match
+    /// that ends exactly there succeeds, one that ends further fails even if it already
+    /// arrived.
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::UnsatisfiableRead`], with `max_bytes`, when the match would end past
+    ///   `max_bytes`, or when more than `max_bytes` bytes arrived without one. The stream is
+    ///   then closed.
+    /// - [`ErrorKind::BufferFull`] when the buffer grows past `max_buffer_size` before a
+    ///   match arrives. The stream is then closed.
+    /// - [`ErrorKind::StreamClosed`] when the stream ends first: the peer closed its side
+    ///   (the bytes received stay buffered for a later read), a socket error closed the
+    ///   stream (the [`io::Error`] is the [`source`](std::error::Error::source)), or it was
+    ///   already closed ([why](IoStream#errors)).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel-safe. If it is used as the event in a `tokio::select!`
+    /// statement and another branch completes first, no data is lost: the bytes received
+    /// so far stay buffered, and the next read sees them.
     ///
     /// # Examples
     ///
@@ -399,6 +432,26 @@ impl IoStream {
     /// only match a bounded number of bytes (as `\r?\n\r?\n`), each byte is searched once;
     /// otherwise the buffer is searched again only after it doubled or before the stream
     /// waits for more data, as Tornado does.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_until`](IoStream::read_until), with the regex for the delimiter:
+    ///
+    /// - [`ErrorKind::UnsatisfiableRead`], with `max_bytes`, when the match would end past
+    ///   `max_bytes`, or when more than `max_bytes` bytes arrived without one. The stream is
+    ///   then closed.
+    /// - [`ErrorKind::BufferFull`] when the buffer grows past `max_buffer_size` before a
+    ///   match arrives. The stream is then closed.
+    /// - [`ErrorKind::StreamClosed`] when the stream ends first (the bytes received stay
+    ///   buffered; what arrived before the end is searched once more first), with the
+    ///   [`io::Error`] as [`source`](std::error::Error::source) when a socket error closed
+    ///   it.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel-safe. If it is used as the event in a `tokio::select!`
+    /// statement and another branch completes first, no data is lost: the bytes received
+    /// so far stay buffered, and the next read sees them.
     ///
     /// # Examples
     ///
@@ -470,8 +523,23 @@ impl IoStream {
     /// Reads exactly `num_bytes` bytes; with `partial`, returns as soon as at least one byte
     /// is available (at most `num_bytes`). `read_bytes(0, _)` returns an empty vector.
     ///
-    /// A non-partial read larger than `max_buffer_size` can never succeed: it fails with
-    /// [`ErrorKind::BufferFull`] and closes the stream, as in Tornado.
+    /// # Errors
+    ///
+    /// - [`ErrorKind::BufferFull`] at once, before reading anything, for a non-partial read
+    ///   of more than `max_buffer_size` bytes, which could never succeed (as in Tornado);
+    ///   and when the buffer grows past `max_buffer_size` while the read waits. The stream
+    ///   is then closed.
+    /// - [`ErrorKind::StreamClosed`] when the stream ends before `num_bytes` bytes (with
+    ///   `partial`, before any byte) arrived: the peer closed its side (the bytes received
+    ///   stay buffered for a later read), a socket error closed the stream (the
+    ///   [`io::Error`] is the [`source`](std::error::Error::source)), or it was already
+    ///   closed ([why](IoStream#errors)).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel-safe. If it is used as the event in a `tokio::select!`
+    /// statement and another branch completes first, no data is lost: the bytes received
+    /// so far stay buffered, and the next read sees them.
     ///
     /// # Examples
     ///
@@ -500,10 +568,29 @@ impl IoStream {
 
     /// Fills `dst` (Tornado's `read_into`): buffered bytes first, then straight from the
     /// socket. Returns the number of bytes written, `dst.len()` unless `partial`, in which
-    /// case it returns as soon as at least one byte is available.
+    /// case it returns as soon as at least one byte is available. An empty `dst` returns 0.
     ///
-    /// If the stream closes before `dst` is full, the bytes taken are put back, so a later
-    /// read still sees them.
+    /// # Errors
+    ///
+    /// [`ErrorKind::StreamClosed`] when the stream ends before `dst` is full (with
+    /// `partial`, before any byte arrived): the peer closed its side, a socket error closed
+    /// the stream (the [`io::Error`] is the [`source`](std::error::Error::source)), or it
+    /// was already closed ([why](IoStream#errors)). The bytes already copied into `dst`
+    /// are then put back at the front of the stream's buffer, so a later read returns them
+    /// (`dst` keeps a copy). Bytes read from the socket go straight into `dst`, so
+    /// `max_buffer_size` does not limit this read.
+    ///
+    /// # Cancel safety
+    ///
+    /// With `partial` true, this method is cancel-safe: until it completes it has taken no
+    /// bytes, so a dropped call loses nothing.
+    ///
+    /// With `partial` false, it is not cancel-safe, like tokio's `read_exact`. If it is
+    /// used as the event in a `tokio::select!` statement and another branch completes
+    /// first, the bytes it had already taken (from the stream's buffer, then from the
+    /// socket) are at the start of `dst`, no longer in the stream, and their number is
+    /// lost: they are put back on an error, not when the future is dropped. Where a read
+    /// may be cancelled, use `partial` true, or [`read_bytes`](IoStream::read_bytes).
     ///
     /// # Examples
     ///
@@ -533,9 +620,23 @@ impl IoStream {
 
     /// Reads everything until the peer closes (Tornado's `read_until_close`).
     ///
-    /// If the stream is already closed, returns what is buffered (possibly nothing). Fails
-    /// with [`ErrorKind::BufferFull`] past `max_buffer_size`, and with the real error if a
-    /// socket error other than a reset ended the stream.
+    /// The peer closing its side, or an error that only says it went away (a connection
+    /// reset or abort, a broken pipe, a timeout), ends the stream: the bytes received are
+    /// returned. If the stream is already closed, returns what is buffered (possibly
+    /// nothing).
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::BufferFull`] when more than `max_buffer_size` bytes arrive before the
+    ///   end. The stream is then closed.
+    /// - [`ErrorKind::StreamClosed`] when any other socket error ends the stream, now or
+    ///   before the call; the [`io::Error`] is the [`source`](std::error::Error::source).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel-safe. If it is used as the event in a `tokio::select!`
+    /// statement and another branch completes first, no data is lost: the bytes received
+    /// so far stay buffered, and the next read (another `read_until_close`) returns them.
     ///
     /// # Examples
     ///
@@ -560,8 +661,20 @@ impl IoStream {
     /// Writes all of `data`; resolves once every byte has been handed to the kernel (for
     /// TLS, once the records are written).
     ///
-    /// Fails with [`ErrorKind::StreamClosed`] if the stream is closed or the write fails;
-    /// the stream is closed after a failed write.
+    /// # Errors
+    ///
+    /// [`ErrorKind::StreamClosed`] if the stream was already closed ([why](IoStream#errors)),
+    /// or if the write fails: the [`io::Error`] (a broken pipe or a reset, when the peer is
+    /// gone) is the [`source`](std::error::Error::source), and the stream is closed. A peer
+    /// that only shut down its sending side does not make writes fail.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is not cancel-safe, like tokio's `write_all`. If it is used as the event
+    /// in a `tokio::select!` statement and another branch completes first, part of `data`
+    /// may already have been written, with no way to know how much; the stream stays open,
+    /// and a later write would follow that unknown part of `data`. To bound a write in
+    /// time, wrap it in `tokio::time::timeout` and close the stream if it expires.
     ///
     /// # Examples
     ///
@@ -612,30 +725,17 @@ impl IoStream {
 
     /// True once the stream is closed: locally, by an error, or by the peer (observed by a
     /// read). Buffered data may still be readable.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn doc(stream: &mut tcpserver::IoStream) {
-    /// if !stream.closed() {
-    ///     let _ = stream.write(b"bye\n").await;
-    /// }
-    /// # }
-    /// ```
     pub fn closed(&self) -> bool {
         self.closed.is_some() || self.read_eof
     }
 
-    /// Sets `TCP_NODELAY`; a no-op on Unix-domain streams. Errors from a connection that
-    /// is already gone are ignored, as in Tornado.
+    /// Sets `TCP_NODELAY`; a no-op on Unix-domain and closed streams.
     ///
-    /// # Examples
+    /// # Errors
     ///
-    /// ```no_run
-    /// # fn doc(stream: &tcpserver::IoStream) -> tcpserver::Result<()> {
-    /// stream.set_nodelay(true)?;
-    /// # Ok(()) }
-    /// ```
+    /// [`ErrorKind::Io`], with the [`io::Error`] as [`source`](std::error::Error::source),
+    /// if the system refuses the option. Errors that only say the connection is already
+    /// gone (a reset, `EINVAL`) are ignored, as in Tornado.
     pub fn set_nodelay(&self, nodelay: bool) -> Result<()> {
         match self.transport.tcp() {
             Some(tcp) => match tcp.set_nodelay(nodelay) {
@@ -648,15 +748,15 @@ impl IoStream {
         }
     }
 
-    /// The peer's address. A Unix-domain peer has none (`ErrorKind::Unsupported`).
+    /// The peer's address. A TCP stream records it when it is made, so it stays known
+    /// after the stream is closed.
     ///
-    /// # Examples
+    /// # Errors
     ///
-    /// ```no_run
-    /// # fn doc(stream: &tcpserver::IoStream) -> std::io::Result<()> {
-    /// println!("connection from {}", stream.peer_addr()?);
-    /// # Ok(()) }
-    /// ```
+    /// - [`io::ErrorKind::Unsupported`] for a Unix-domain stream, whose peer has no IP
+    ///   address ([`NotConnected`](io::ErrorKind::NotConnected) once it is closed).
+    /// - [`io::ErrorKind::NotConnected`], or the system's error while the stream is open,
+    ///   for a TCP stream whose peer was already gone when the stream was made.
     pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
         if let Some(peer) = self.peer {
             return Ok(peer);
@@ -671,15 +771,14 @@ impl IoStream {
         }
     }
 
-    /// The local address of the connection (`ErrorKind::Unsupported` for Unix sockets).
+    /// The local address of the connection.
     ///
-    /// # Examples
+    /// # Errors
     ///
-    /// ```no_run
-    /// # fn doc(stream: &tcpserver::IoStream) -> std::io::Result<()> {
-    /// println!("served on port {}", stream.local_addr()?.port());
-    /// # Ok(()) }
-    /// ```
+    /// - [`io::ErrorKind::Unsupported`] for a Unix-domain stream.
+    /// - [`io::ErrorKind::NotConnected`] once the stream is closed (the local address is
+    ///   not recorded).
+    /// - Otherwise, the system's error, if it cannot tell.
     pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
         match self.transport.tcp() {
             Some(tcp) => tcp.local_addr(),
@@ -692,42 +791,17 @@ impl IoStream {
     }
 
     /// The buffer limits this stream applies.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # fn doc(stream: &tcpserver::IoStream) {
-    /// assert!(stream.options().get_read_chunk_size() <= stream.options().get_max_buffer_size());
-    /// # }
-    /// ```
     pub fn options(&self) -> StreamOptions {
         self.options
     }
 
     /// How many received bytes are buffered and not yet read.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # fn doc(stream: &tcpserver::IoStream) {
-    /// println!("{} bytes waiting", stream.buffered());
-    /// # }
-    /// ```
     pub fn buffered(&self) -> usize {
         self.buf.len()
     }
 
     /// The signal that the server serving this stream began a graceful shutdown; see
-    /// [`ShutdownSignal`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn doc(stream: &tcpserver::IoStream) {
-    /// let shutdown = stream.shutdown_signal();
-    /// assert!(!shutdown.is_requested());
-    /// # }
-    /// ```
+    /// [`ShutdownSignal`], whose example uses it.
     pub fn shutdown_signal(&self) -> ShutdownSignal {
         self.shutdown.clone()
     }

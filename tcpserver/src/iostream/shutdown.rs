@@ -81,17 +81,8 @@ impl ShutdownSignal {
         }
     }
 
-    /// True once the shutdown has begun.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # async fn doc(stream: &tcpserver::IoStream) {
-    /// if stream.shutdown_signal().is_requested() {
-    ///     // finish up
-    /// }
-    /// # }
-    /// ```
+    /// True once the shutdown has begun; it then stays true. Always false for the signal of
+    /// a stream not served by a [`TcpServer`](crate::TcpServer).
     pub fn is_requested(&self) -> bool {
         self.flag
             .as_ref()
@@ -99,6 +90,12 @@ impl ShutdownSignal {
     }
 
     /// Waits until the shutdown has begun (forever for a stream without a server).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel-safe: the signal is a state, not an event. A future dropped
+    /// before the shutdown misses nothing, and one made after it began resolves at once, so
+    /// it can be re-created on every turn of a `tokio::select!` loop.
     ///
     /// # Examples
     ///

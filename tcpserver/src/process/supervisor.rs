@@ -32,10 +32,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// # Examples
 ///
 /// ```no_run
+/// use std::time::Duration;
 /// use tcpserver::process::{Outcome, Started, Supervisor};
 ///
 /// let started = Supervisor::new(4)
 ///     .max_restarts(10)
+///     .stop_timeout(Duration::from_secs(35))
 ///     .on_spawn(|task_id, pid| eprintln!("worker {task_id} is pid {pid}"))
 ///     .start()?;
 /// let task_id = match started {
@@ -85,12 +87,6 @@ pub enum Outcome {
 
 impl Supervisor {
     /// Supervises `num_processes` workers (0: [`cpu_count`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let supervisor = tcpserver::process::Supervisor::new(0);
-    /// ```
     pub fn new(num_processes: usize) -> Self {
         Supervisor {
             num_processes,
@@ -102,12 +98,6 @@ impl Supervisor {
 
     /// How many abnormal worker exits, over all workers, are restarted before the
     /// supervisor gives up (default 100, as Tornado).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let supervisor = tcpserver::process::Supervisor::new(2).max_restarts(3);
-    /// ```
     pub fn max_restarts(mut self, max_restarts: usize) -> Self {
         self.max_restarts = max_restarts;
         self
@@ -115,27 +105,13 @@ impl Supervisor {
 
     /// After SIGTERM has been sent to the workers (on a stop signal, or when giving up),
     /// how long they get to exit before they are killed (default: as long as they take).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let supervisor = tcpserver::process::Supervisor::new(2).stop_timeout(Duration::from_secs(35));
-    /// ```
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = Some(timeout);
         self
     }
 
     /// Called in the supervisor with `(task_id, pid)` each time a worker is forked,
-    /// restarts included.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let supervisor = tcpserver::process::Supervisor::new(2)
-    ///     .on_spawn(|id, pid| println!("worker {id}: pid {pid}"));
-    /// ```
+    /// restarts included (default: no hook).
     pub fn on_spawn(mut self, hook: impl FnMut(usize, u32) + 'static) -> Self {
         self.on_spawn = Some(Box::new(hook));
         self

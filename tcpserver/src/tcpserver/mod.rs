@@ -49,16 +49,37 @@ use listener::{Accepted, Listener};
 ///
 /// ```
 /// use std::net::SocketAddr;
+/// # #[cfg(feature = "tls")]
+/// use std::time::Duration;
+/// # #[cfg(feature = "tls")]
+/// use tcpserver::tls::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKES, TlsConfig};
 /// use tcpserver::{IoStream, TcpServer};
 ///
 /// async fn handler(_stream: IoStream, _addr: SocketAddr) {}
 ///
-/// let server = TcpServer::builder()
-///     .max_buffer_size(1 << 20)
-///     .read_chunk_size(16 * 1024)
-///     .max_connections(10_000)
-///     .build(handler);
+/// # fn main() -> tcpserver::Result<()> {
+/// let builder = TcpServer::builder()
+///     .max_buffer_size(1 << 20) // default 100 MiB
+///     .read_chunk_size(16 * 1024) // default 64 KiB
+///     .max_connections(10_000); // default: no limit
+///
+/// // With the `tls` feature:
+/// # #[cfg(feature = "tls")]
+/// # let server_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/certs/server.pem");
+/// # #[cfg(feature = "tls")]
+/// let builder = builder
+///     .tls(TlsConfig::from_pem(server_pem)?) // default: plain TCP
+///     .handshake_timeout(Duration::from_secs(5)) // default 10 s
+///     .max_handshakes(64); // default 256
+/// # #[cfg(feature = "tls")]
+/// # {
+/// assert_eq!(DEFAULT_HANDSHAKE_TIMEOUT, Duration::from_secs(10));
+/// assert_eq!(DEFAULT_MAX_HANDSHAKES, 256);
+/// # }
+///
+/// let server = builder.build(handler);
 /// # drop(server);
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Builder {
@@ -95,24 +116,12 @@ impl Default for Builder {
 
 impl Builder {
     /// Tornado's `max_buffer_size` for every connection's stream (default 100 MiB).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let builder = tcpserver::TcpServer::builder().max_buffer_size(1 << 20);
-    /// ```
     pub fn max_buffer_size(mut self, bytes: usize) -> Self {
         self.max_buffer_size = Some(bytes);
         self
     }
 
     /// Tornado's `read_chunk_size` (default 64 KiB, at most half of `max_buffer_size`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let builder = tcpserver::TcpServer::builder().read_chunk_size(4096);
-    /// ```
     pub fn read_chunk_size(mut self, bytes: usize) -> Self {
         self.read_chunk_size = Some(bytes);
         self
@@ -121,27 +130,14 @@ impl Builder {
     /// Serve at most `limit` connections at once (default: no limit). At the cap the
     /// server stops accepting; new clients wait in the listen backlog until a connection
     /// closes. `0` means no limit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let builder = tcpserver::TcpServer::builder().max_connections(1000);
-    /// ```
     pub fn max_connections(mut self, limit: usize) -> Self {
         self.max_connections = (limit > 0).then_some(limit);
         self
     }
 
-    /// Serve TLS with this configuration (Tornado's `ssl_options`). The handshake runs in
-    /// each connection's own task, before the handler is called; see [`tls`](crate::tls).
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use tcpserver::tls::TlsConfig;
-    /// let builder = tcpserver::TcpServer::builder().tls(TlsConfig::from_pem("server.pem")?);
-    /// # Ok::<(), tcpserver::Error>(())
-    /// ```
+    /// Serve TLS with this configuration (Tornado's `ssl_options`; default: none, plain
+    /// TCP). The handshake runs in each connection's own task, before the handler is
+    /// called; see [`tls`](crate::tls).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: TlsConfig) -> Self {
         self.tls = Some(config);
@@ -151,30 +147,17 @@ impl Builder {
     /// How long a TLS client has, from the moment it is accepted, to complete its
     /// handshake; then it is closed (default 10 s; Tornado has no such deadline). Ignored
     /// without [`tls`](Builder::tls).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let builder = tcpserver::TcpServer::builder().handshake_timeout(Duration::from_secs(5));
-    /// ```
     #[cfg(feature = "tls")]
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
     }
 
-    /// The most TLS handshakes in progress at once (default
+    /// The most TLS handshakes in progress at once (default 256,
     /// [`DEFAULT_MAX_HANDSHAKES`]; `0` means no cap). A client over the cap waits, under
     /// its deadline, for a handshake to finish. A client takes a slot only once its first
     /// bytes arrive, so silent clients never hold one. Ignored without
     /// [`tls`](Builder::tls).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let builder = tcpserver::TcpServer::builder().max_handshakes(64);
-    /// ```
     #[cfg(feature = "tls")]
     pub fn max_handshakes(mut self, limit: usize) -> Self {
         self.max_handshakes = (limit > 0).then_some(limit);
@@ -194,14 +177,6 @@ impl Builder {
     }
 
     /// Builds the server around `handler`. It listens on nothing yet.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::net::SocketAddr;
-    /// use tcpserver::{IoStream, TcpServer};
-    /// let server = TcpServer::builder().build(|_s: IoStream, _a: SocketAddr| async {});
-    /// ```
     pub fn build<H: StreamHandler>(self, handler: H) -> TcpServer {
         let handler = Arc::new(handler);
         let serve: ServeFn = Box::new(move |shared, conn, permit| {
@@ -318,24 +293,11 @@ impl fmt::Debug for TcpServer {
 
 impl TcpServer {
     /// A server with Tornado's defaults around `handler`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::net::SocketAddr;
-    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
-    /// ```
     pub fn new<H: StreamHandler>(handler: H) -> Self {
         Builder::default().build(handler)
     }
 
     /// Options beyond the defaults; see [`Builder`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let builder = tcpserver::TcpServer::builder().max_connections(100);
-    /// ```
     pub fn builder() -> Builder {
         Builder::default()
     }
@@ -677,41 +639,16 @@ impl TcpServer {
     }
 
     /// How many connections are being served now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::net::SocketAddr;
-    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
-    /// assert_eq!(server.connection_count(), 0);
-    /// ```
     pub fn connection_count(&self) -> usize {
         self.shared.connections.len()
     }
 
     /// True once [`stop`](TcpServer::stop) (or [`shutdown`](TcpServer::shutdown)) was called.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::net::SocketAddr;
-    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
-    /// server.stop();
-    /// assert!(server.is_stopped());
-    /// ```
     pub fn is_stopped(&self) -> bool {
         self.shared.stopped.load(Ordering::Acquire)
     }
 
     /// The TLS configuration, if the server speaks TLS.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::net::SocketAddr;
-    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
-    /// assert!(server.tls_config().is_none());
-    /// ```
     #[cfg(feature = "tls")]
     pub fn tls_config(&self) -> Option<&TlsConfig> {
         self.shared.tls.as_ref().map(Handshaker::config)

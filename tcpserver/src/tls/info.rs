@@ -23,8 +23,11 @@ use rustls::{CipherSuite, ProtocolVersion};
 /// async fn handler(mut stream: IoStream, addr: SocketAddr) -> tcpserver::Result<()> {
 ///     if let Some(tls) = stream.wait_for_handshake()? {
 ///         let who = if tls.peer_certificate().is_some() { "a known client" } else { "anonymous" };
-///         let version = format!("{:?}", tls.protocol_version());
-///         stream.write(format!("hello {who} over {version}\n").as_bytes()).await?;
+///         let host = tls.server_name().unwrap_or("(no SNI)");
+///         let http2 = tls.alpn_protocol() == Some(b"h2");
+///         let (version, suite) = (tls.protocol_version(), tls.cipher_suite());
+///         let line = format!("hello {who} at {host} over {version:?} with {suite:?}, h2: {http2}\n");
+///         stream.write(line.as_bytes()).await?;
 ///     }
 ///     Ok(())
 /// }
@@ -61,84 +64,33 @@ impl TlsInfo {
     /// sent none (client certificates not requested, or optional and not given). When
     /// client certificates are requested, the chain has been verified against the
     /// configured CA file before the handler runs.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # fn doc(tls: &tcpserver::tls::TlsInfo) {
-    /// println!("the client sent {} certificate(s)", tls.peer_certificates().len());
-    /// # }
-    /// ```
     pub fn peer_certificates(&self) -> &[CertificateDer<'static>] {
         &self.peer_certificates
     }
 
     /// The client's own (end-entity) certificate, DER-encoded, if it sent one.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # fn doc(tls: &tcpserver::tls::TlsInfo) {
-    /// if let Some(cert) = tls.peer_certificate() {
-    ///     println!("client certificate: {} bytes of DER", cert.len());
-    /// }
-    /// # }
-    /// ```
     pub fn peer_certificate(&self) -> Option<&CertificateDer<'static>> {
         self.peer_certificates.first()
     }
 
     /// The application protocol agreed through ALPN (`b"h2"`, `b"http/1.1"`, ...), if the
     /// server offers ALPN and the client asked for one of its protocols.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # fn doc(tls: &tcpserver::tls::TlsInfo) {
-    /// let http2 = tls.alpn_protocol() == Some(b"h2");
-    /// # }
-    /// ```
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
         self.alpn_protocol.as_deref()
     }
 
     /// The host name the client asked for (SNI), lower-cased; `None` if it sent none
     /// (clients connecting to an IP address do not).
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # fn doc(tls: &tcpserver::tls::TlsInfo) {
-    /// let host = tls.server_name().unwrap_or("(no SNI)");
-    /// # }
-    /// ```
     pub fn server_name(&self) -> Option<&str> {
         self.server_name.as_deref()
     }
 
     /// The TLS version in use (`TLSv1_2` or `TLSv1_3`).
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use tcpserver::tls::rustls::ProtocolVersion;
-    /// # fn doc(tls: &tcpserver::tls::TlsInfo) {
-    /// let modern = tls.protocol_version() == ProtocolVersion::TLSv1_3;
-    /// # }
-    /// ```
     pub fn protocol_version(&self) -> ProtocolVersion {
         self.protocol_version
     }
 
     /// The cipher suite in use, for example `TLS13_AES_128_GCM_SHA256`.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # fn doc(tls: &tcpserver::tls::TlsInfo) {
-    /// println!("cipher suite: {:?}", tls.cipher_suite());
-    /// # }
-    /// ```
     pub fn cipher_suite(&self) -> CipherSuite {
         self.cipher_suite
     }

@@ -112,22 +112,10 @@ use resolver::CertResolver;
 
 /// Default of [`Builder::handshake_timeout`](crate::tcpserver::Builder::handshake_timeout):
 /// 10 seconds.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(tcpserver::tls::DEFAULT_HANDSHAKE_TIMEOUT.as_secs(), 10);
-/// ```
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Default of [`Builder::max_handshakes`](crate::tcpserver::Builder::max_handshakes): 256
 /// handshakes in progress per server (per process), as ntex's `max_concurrent_ssl_accept`.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(tcpserver::tls::DEFAULT_MAX_HANDSHAKES, 256);
-/// ```
 pub const DEFAULT_MAX_HANDSHAKES: usize = 256;
 
 /// Whether clients must present a certificate (Tornado's `cert_reqs`).
@@ -242,13 +230,6 @@ impl TlsConfig {
     /// # Errors
     ///
     /// As [`from_pem`](TlsConfig::from_pem), naming the file at fault.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// let tls = tcpserver::tls::TlsConfig::from_cert_key("server.crt", "server.key")?;
-    /// # Ok::<(), tcpserver::Error>(())
-    /// ```
     pub fn from_cert_key(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Result<Self> {
         TlsConfig::builder().cert_key(cert, key).build()
     }
@@ -279,34 +260,13 @@ impl TlsConfig {
         }
     }
 
-    /// A builder, for client certificates, ALPN or certificates chosen by SNI name.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use tcpserver::tls::{ClientAuth, TlsConfig};
-    ///
-    /// let tls = TlsConfig::builder()
-    ///     .pem("certs/default.pem")
-    ///     .sni_pem("api.example.com", "certs/api.pem")
-    ///     .client_ca("certs/clients-ca.pem", ClientAuth::Required)
-    ///     .alpn_protocols(["h2", "http/1.1"])
-    ///     .build()?;
-    /// # Ok::<(), tcpserver::Error>(())
-    /// ```
+    /// A builder, for client certificates, ALPN or certificates chosen by SNI name; see
+    /// [`TlsConfigBuilder`].
     pub fn builder() -> TlsConfigBuilder {
         TlsConfigBuilder::default()
     }
 
     /// The rustls configuration new connections get now.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # fn doc(tls: &tcpserver::tls::TlsConfig) {
-    /// println!("ALPN: {:?}", tls.server_config().alpn_protocols);
-    /// # }
-    /// ```
     pub fn server_config(&self) -> Arc<ServerConfig> {
         self.inner
             .current
@@ -318,15 +278,6 @@ impl TlsConfig {
     /// Replaces the rustls configuration for new connections; open connections keep the
     /// one they started with. A later [`reload`](TlsConfig::reload) of a file-based
     /// configuration replaces it again.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # use std::sync::Arc;
-    /// # fn doc(tls: &tcpserver::tls::TlsConfig, fresh: Arc<tcpserver::tls::rustls::ServerConfig>) {
-    /// tls.set_server_config(fresh);
-    /// # }
-    /// ```
     pub fn set_server_config(&self, config: Arc<ServerConfig>) {
         *self
             .inner
@@ -384,12 +335,17 @@ impl TlsConfig {
 ///
 /// # Examples
 ///
+/// A default certificate, another one for clients that ask for `api.example.com`, client
+/// certificates required, and HTTP/2 preferred over HTTP/1.1:
+///
 /// ```no_run
 /// use tcpserver::tls::{ClientAuth, TlsConfig};
 ///
 /// let tls = TlsConfig::builder()
-///     .cert_key("server.crt", "server.key")
-///     .client_ca("ca.pem", ClientAuth::Required)
+///     .cert_key("certs/server.crt", "certs/server.key")
+///     .sni_pem("api.example.com", "certs/api.pem")
+///     .client_ca("certs/clients-ca.pem", ClientAuth::Required)
+///     .alpn_protocols(["h2", "http/1.1"])
 ///     .build()?;
 /// # Ok::<(), tcpserver::Error>(())
 /// ```
@@ -403,25 +359,14 @@ impl TlsConfigBuilder {
     /// The default certificate: one PEM file holding the chain and the private key. It is
     /// served to clients that send no SNI name or one without a certificate of its own.
     ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// let tls = tcpserver::tls::TlsConfig::builder().pem("server.pem").build()?;
-    /// # Ok::<(), tcpserver::Error>(())
-    /// ```
+    /// Default: none; [`build`](Self::build) needs a default certificate (this or
+    /// [`cert_key`](Self::cert_key), the last one given wins) or an SNI certificate.
     pub fn pem(mut self, path: impl Into<PathBuf>) -> Self {
         self.spec.default = Some(CertFiles::Pem(path.into()));
         self
     }
 
-    /// The default certificate from a chain file and a key file.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// let tls = tcpserver::tls::TlsConfig::builder().cert_key("server.crt", "server.key").build()?;
-    /// # Ok::<(), tcpserver::Error>(())
-    /// ```
+    /// The default certificate from a chain file and a key file; see [`pem`](Self::pem).
     pub fn cert_key(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
         self.spec.default = Some(CertFiles::CertKey {
             cert: cert.into(),
@@ -432,17 +377,7 @@ impl TlsConfigBuilder {
 
     /// The certificate for clients that ask for `name` through SNI (exact DNS name,
     /// case-insensitive), from one PEM file with chain and key. The certificate must be
-    /// valid for `name`.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// let tls = tcpserver::tls::TlsConfig::builder()
-    ///     .pem("default.pem")
-    ///     .sni_pem("mail.example.com", "mail.pem")
-    ///     .build()?;
-    /// # Ok::<(), tcpserver::Error>(())
-    /// ```
+    /// valid for `name`. Call it once per name; default: none.
     pub fn sni_pem(mut self, name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
         self.spec
             .by_name
@@ -451,15 +386,6 @@ impl TlsConfigBuilder {
     }
 
     /// [`sni_pem`](Self::sni_pem) with separate chain and key files.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// let tls = tcpserver::tls::TlsConfig::builder()
-    ///     .sni_cert_key("mail.example.com", "mail.crt", "mail.key")
-    ///     .build()?;
-    /// # Ok::<(), tcpserver::Error>(())
-    /// ```
     pub fn sni_cert_key(
         mut self,
         name: impl Into<String>,
@@ -475,18 +401,8 @@ impl TlsConfigBuilder {
     }
 
     /// Ask clients for a certificate signed by one of the CAs in this PEM file (Tornado's
-    /// `ca_certs` with `cert_reqs`), required or optional.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use tcpserver::tls::{ClientAuth, TlsConfig};
-    /// let tls = TlsConfig::builder()
-    ///     .pem("server.pem")
-    ///     .client_ca("ca.pem", ClientAuth::Required)
-    ///     .build()?;
-    /// # Ok::<(), tcpserver::Error>(())
-    /// ```
+    /// `ca_certs` with `cert_reqs`), required or optional. Default: clients are not asked
+    /// for a certificate.
     pub fn client_ca(mut self, ca_file: impl Into<PathBuf>, auth: ClientAuth) -> Self {
         self.spec.client_ca = Some((ca_file.into(), auth));
         self
@@ -494,16 +410,6 @@ impl TlsConfigBuilder {
 
     /// The application protocols offered through ALPN, in order of preference (the first
     /// one the client also offers wins). Default: no ALPN.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// let tls = tcpserver::tls::TlsConfig::builder()
-    ///     .pem("server.pem")
-    ///     .alpn_protocols(["h2", "http/1.1"])
-    ///     .build()?;
-    /// # Ok::<(), tcpserver::Error>(())
-    /// ```
     pub fn alpn_protocols<I>(mut self, protocols: I) -> Self
     where
         I: IntoIterator,

@@ -18,12 +18,21 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the supervisor gives a worker past the shutdown timeout before killing it.
 const STOP_MARGIN: Duration = Duration::from_secs(5);
 
-/// Which tokio runtime each server process runs.
+/// Which tokio runtime each server process runs ([`Launcher::runtime`]).
 ///
 /// # Examples
 ///
 /// ```
+/// use tcpserver::Launcher;
 /// use tcpserver::launch::RuntimeFlavor;
+///
+/// // Four workers, each with a two-thread runtime (then `launcher.run(handler)`):
+/// let launcher = Launcher::new(8888)
+///     .processes(4)
+///     .runtime(RuntimeFlavor::MultiThread)
+///     .worker_threads(2);
+///
+/// // `--runtime` spells the flavors `multi-thread` and `current-thread`.
 /// assert_eq!(RuntimeFlavor::CurrentThread.as_str(), "current-thread");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
