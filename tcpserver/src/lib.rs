@@ -37,9 +37,9 @@
 //! add TLS, the HTTP server and `read_until_regex`.
 //!
 //! Modules follow Tornado's, so a Tornado user finds things where they expect them:
-//! [`netutil`], [`process`], [`iostream`], [`tcpserver`](mod@tcpserver), [`tls`],
-//! [`httpserver`]. [`launch`] holds
-//! what the attribute expands to: the whole `main` of a server binary, as a builder.
+//! [`netutil`], [`process`], [`iostream`], [`tcpserver`](mod@tcpserver), `tls` (feature
+//! `tls`), `httpserver` (feature `http`). [`launch`] holds what the attribute expands to:
+//! the whole `main` of a server binary, as a builder.
 #![deny(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
