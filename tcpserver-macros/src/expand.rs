@@ -123,6 +123,14 @@ fn tokens(v: &Value, at: &Spanned<Value>, krate: &TokenStream) -> TokenStream {
             let addresses = addresses.iter().map(|a| ip_address(*a, span));
             quote!([#(#addresses),*])
         }
+        Value::Networks(networks) => {
+            let networks = networks.iter().map(|&(addr, prefix)| {
+                let addr = ip_address(addr, span);
+                let prefix = LitInt::new(&prefix.to_string(), span);
+                quote!(#krate::proxy::Network::new(#addr, #prefix))
+            });
+            quote!([#(#networks),*])
+        }
         Value::Protocols(_) | Value::Sni(_) => unreachable!("written by `setter`"),
     }
 }

@@ -45,6 +45,7 @@ pub(crate) fn enabled(feature: &str) -> bool {
     Features {
         tls: cfg!(feature = "tls"),
         http: cfg!(feature = "http"),
+        proxy: cfg!(feature = "proxy"),
     }
     .has(feature)
 }

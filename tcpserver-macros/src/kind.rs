@@ -19,6 +19,7 @@ const SERVER_GROUPS: &[Group] = &[
     Group::Server,
     Group::Tls,
     Group::Process,
+    Group::Proxy,
     Group::Attribute,
 ];
 
@@ -28,6 +29,7 @@ const HTTP_SERVER_GROUPS: &[Group] = &[
     Group::Server,
     Group::Tls,
     Group::Process,
+    Group::Proxy,
     Group::Attribute,
     Group::Http,
 ];

@@ -92,6 +92,9 @@ use kind::Kind;
 /// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"30s"`, `"2m"`) | 30 s | `--shutdown-timeout` |
 /// | `runtime` | `"multi_thread"` or `"current_thread"` (`"multi-thread"` and `"current-thread"` too) | multi-thread with one process, current-thread in each forked worker (unless `worker_threads` is given) | `--runtime` |
 /// | `worker_threads` | integer, at least 1: threads of a multi-thread runtime | one per CPU | `--worker-threads` |
+/// | `proxy_protocol` | `"v1"`, `"v2"` or `"any"`: require a PROXY protocol header from a load balancer on every connection; the handler's address is then the client's | off | `--proxy-protocol` |
+/// | `proxy_trusted` | array of networks, `["10.0.0.0/8", "::1/128"]`: who may send that header; others are closed | loopback and private networks | `--proxy-trusted` |
+/// | `proxy_timeout` | duration, above 0: how long a client has to send the whole header | 5 s | `--proxy-timeout` |
 /// | `crate` | string: the path of the `tcpserver` crate (below) | `"tcpserver"` | — |
 ///
 /// Byte units are `B`, `k`/`KiB`, `M`/`MiB` and `G`/`GiB`, all powers of 1024, in any case.
@@ -131,8 +134,8 @@ use kind::Kind;
 /// compile time.
 ///
 /// TLS needs the `tls` feature of `tcpserver` (`features = ["tls"]` in Cargo.toml), as do
-/// `handshake_timeout` and `max_handshakes`; without it these keys are a compile error
-/// that says so.
+/// `handshake_timeout` and `max_handshakes`, and the `proxy_*` keys need the `proxy`
+/// feature; without the feature these keys are a compile error that says so.
 ///
 /// ## Renaming the crate
 ///
@@ -288,7 +291,8 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `port` (required), `address`, `family`, `backlog`, `reuse_port`, `processes`,
 /// `max_restarts`, `tls` / `tls(pem, cert, key, client_ca, alpn, sni)`, `max_buffer_size`,
 /// `read_chunk_size`, `max_connections`, `handshake_timeout`, `max_handshakes`,
-/// `shutdown_timeout`, `runtime`, `worker_threads`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
+/// `shutdown_timeout`, `runtime`, `worker_threads`, `proxy_protocol`, `proxy_trusted`,
+/// `proxy_timeout`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
 /// Every key is optional except `port`, a key left out keeps the runtime's default, and
 /// every key can be overridden when the program starts with the flag in the last column.
 ///
@@ -310,6 +314,9 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"2m"`) | 30 s | `--shutdown-timeout` |
 /// | `runtime` | `"multi_thread"` or `"current_thread"` | multi-thread with one process, current-thread in each forked worker | `--runtime` |
 /// | `worker_threads` | integer, at least 1 | one per CPU | `--worker-threads` |
+/// | `proxy_protocol` | `"v1"`, `"v2"` or `"any"` | off | `--proxy-protocol` |
+/// | `proxy_trusted` | array of networks | loopback and private networks | `--proxy-trusted` |
+/// | `proxy_timeout` | duration, above 0 | 5 s | `--proxy-timeout` |
 /// | `crate` | string: the path of the `tcpserver` crate | `"tcpserver"` | — |
 /// | `no_keep_alive` | `true` or `false`: close the connection after every response | `false` | `--no-keep-alive` |
 /// | `xheaders` | `true` or `false`: take the client's address and the scheme from `X-Real-Ip` / `X-Forwarded-For` and `X-Scheme` / `X-Forwarded-Proto` (behind a reverse proxy only) | `false` | `--xheaders` |

@@ -58,6 +58,12 @@ pub enum Id {
     WorkerThreads,
     /// `crate`
     Crate,
+    /// `proxy_protocol`
+    ProxyProtocol,
+    /// `proxy_trusted`
+    ProxyTrusted,
+    /// `proxy_timeout`
+    ProxyTimeout,
     /// `no_keep_alive`
     NoKeepAlive,
     /// `xheaders`
@@ -91,6 +97,8 @@ pub enum Group {
     Tls,
     /// Processes and runtimes: workers, restarts, runtime flavour, shutdown deadline.
     Process,
+    /// The PROXY protocol header in front of each connection.
+    Proxy,
     /// Tornado's `HTTPServer` options (`#[http_server]` only).
     Http,
     /// The attribute itself (`crate`): no flag.
@@ -124,6 +132,9 @@ pub enum Kind {
     Choice(&'static [Choice]),
     /// IP addresses: an array in the attribute, comma-separated on the command line.
     IpList,
+    /// IP networks (`10.0.0.0/8`; a single address is a network of one): an array in the
+    /// attribute, comma-separated or repeated on the command line.
+    Networks,
     /// ALPN protocol names, 1 to 255 bytes each, in order of preference.
     Protocols,
     /// Certificates chosen by SNI name: `(name, pem)` or `(name, cert, key)`.
@@ -208,6 +219,7 @@ impl Key {
             (_, Kind::File) => "FILE",
             (_, Kind::Choice(_)) => "WORD",
             (_, Kind::IpList) => "IP,IP",
+            (_, Kind::Networks) => "CIDR",
             (_, Kind::Protocols) => "PROTO,PROTO",
             (_, Kind::SniCertificates) => "NAME=PEM",
         }
@@ -215,7 +227,7 @@ impl Key {
 
     /// True for keys the command line may give more than once (each adds to the list).
     pub fn repeats(&self) -> bool {
-        matches!(self.kind, Kind::SniCertificates)
+        matches!(self.kind, Kind::SniCertificates | Kind::Networks)
     }
 }
 
@@ -268,6 +280,24 @@ const RUNTIMES: &[Choice] = &[
     },
 ];
 
+const PROXY_VERSIONS: &[Choice] = &[
+    Choice {
+        name: "v1",
+        flag: "v1",
+        variant: "proxy::Version::V1",
+    },
+    Choice {
+        name: "v2",
+        flag: "v2",
+        variant: "proxy::Version::V2",
+    },
+    Choice {
+        name: "any",
+        flag: "any",
+        variant: "proxy::Version::Any",
+    },
+];
+
 const PROTOCOLS: &[Choice] = &[
     Choice {
         name: "http",
@@ -300,6 +330,7 @@ const fn row(
         kind,
         feature: match group {
             Group::Tls => Some("tls"),
+            Group::Proxy => Some("proxy"),
             Group::Http => Some("http"),
             _ => None,
         },
@@ -575,6 +606,37 @@ pub static KEYS: &[Key] = &[
     .unset("one thread per CPU")
     .aliases(&["threads", "core_threads"]),
     row(
+        Id::ProxyProtocol,
+        "proxy_protocol",
+        "proxy-protocol",
+        Group::Proxy,
+        Kind::Choice(PROXY_VERSIONS),
+        r#"proxy_protocol = "v2""#,
+        "Require a PROXY protocol header (from a load balancer) on every connection: v1, v2 or any",
+    )
+    .unset("off")
+    .aliases(&["proxy", "proxy_protocol_version", "accept_proxy"]),
+    row(
+        Id::ProxyTrusted,
+        "proxy_trusted",
+        "proxy-trusted",
+        Group::Proxy,
+        Kind::Networks,
+        r#"proxy_trusted = ["10.0.0.0/8", "::1/128"]"#,
+        "Networks allowed to send PROXY headers; others are closed (repeat, or separate with commas)",
+    )
+    .unset("loopback and private networks")
+    .aliases(&["proxy_trusted_networks", "trusted_networks", "proxy_networks"]),
+    row(
+        Id::ProxyTimeout,
+        "proxy_timeout",
+        "proxy-timeout",
+        Group::Proxy,
+        Kind::Duration(Zero::Refused("a client needs some time to send its PROXY header")),
+        r#"proxy_timeout = "5s""#,
+        "How long a client has, from its accept, to send its whole PROXY header",
+    ),
+    row(
         Id::Crate,
         "crate",
         "crate",
@@ -695,6 +757,8 @@ pub struct Features {
     pub tls: bool,
     /// The `http` feature.
     pub http: bool,
+    /// The `proxy` feature.
+    pub proxy: bool,
 }
 
 impl Features {
@@ -703,6 +767,7 @@ impl Features {
         match feature {
             "tls" => self.tls,
             "http" => self.http,
+            "proxy" => self.proxy,
             _ => true,
         }
     }
@@ -773,10 +838,12 @@ mod tests {
     }
 
     #[test]
-    fn aliases_name_no_key() {
+    fn aliases_name_no_key_and_one_key_each() {
         for k in KEYS {
             for alias in k.aliases {
                 assert!(KEYS.iter().all(|other| other.name != *alias), "{alias}");
+                let owners = KEYS.iter().filter(|o| o.aliases.contains(alias)).count();
+                assert_eq!(owners, 1, "{alias}");
             }
         }
     }

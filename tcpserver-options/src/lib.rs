@@ -4,6 +4,7 @@
 //!
 //! - [`keys`]: every option, its group, flag, value kind, example and help;
 //! - [`units`]: sizes and durations with units;
+//! - [`net`]: IP networks (`10.0.0.0/8`);
 //! - [`value`]: option values, read from command-line text;
 //! - [`rules`]: checks across options, worded for the attribute or the command line;
 //! - [`suggest`]: "did you mean" for misspelt names.
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod keys;
+pub mod net;
 pub mod rules;
 pub mod suggest;
 pub mod units;

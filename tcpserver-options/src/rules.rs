@@ -100,6 +100,30 @@ pub fn check(set: &dyn Fn(Id) -> Option<Value>, style: Style) -> Vec<Violation> 
         }
     }
 
+    if set(Id::ProxyProtocol).is_none() {
+        for needy in [Id::ProxyTrusted, Id::ProxyTimeout] {
+            if set(needy).is_some() {
+                blame(
+                    needy,
+                    match style {
+                        Style::Attribute => format!(
+                            "{} is only used with `proxy_protocol`; add `proxy_protocol = \"v2\"` \
+                             (or \"v1\", \"any\"), or remove {}",
+                            name(needy),
+                            name(needy)
+                        ),
+                        Style::Flags => format!(
+                            "{} is only used with --proxy-protocol; add --proxy-protocol v1, v2 or \
+                             any, or leave out {}",
+                            name(needy),
+                            name(needy)
+                        ),
+                    },
+                );
+            }
+        }
+    }
+
     tls(set, style, &name, &mut blame);
     broken.sort_by_key(|v| crate::keys::KEYS.iter().position(|k| k.id == v.at));
     broken
@@ -266,6 +290,27 @@ mod tests {
         );
         assert!(
             check_both(&[(Id::TrustedDownstream, "10.0.0.1"), (Id::Xheaders, "true")]).is_empty()
+        );
+    }
+
+    #[test]
+    fn proxy_options_need_the_protocol() {
+        let broken = check_both(&[(Id::ProxyTrusted, "10.0.0.0/8"), (Id::ProxyTimeout, "3s")]);
+        assert_eq!(broken.len(), 2, "{broken:?}");
+        assert!(
+            broken[0].1.contains("add `proxy_protocol = \"v2\"`"),
+            "{}",
+            broken[0].1
+        );
+        assert!(
+            broken[1]
+                .2
+                .starts_with("--proxy-timeout is only used with --proxy-protocol"),
+            "{}",
+            broken[1].2
+        );
+        assert!(
+            check_both(&[(Id::ProxyProtocol, "any"), (Id::ProxyTrusted, "10.0.0.0/8")]).is_empty()
         );
     }
 

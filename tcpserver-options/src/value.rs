@@ -25,6 +25,8 @@ pub enum Value {
     Choice(&'static Choice),
     /// [`Kind::IpList`].
     IpList(Vec<IpAddr>),
+    /// [`Kind::Networks`]: each network's address and prefix length.
+    Networks(Vec<(IpAddr, u8)>),
     /// [`Kind::Protocols`].
     Protocols(Vec<String>),
     /// [`Kind::SniCertificates`].
@@ -146,6 +148,13 @@ impl Value {
                 })
                 .collect::<Result<_, _>>()
                 .map(Value::IpList),
+            Kind::Networks => list(text)
+                .map(|n| {
+                    crate::net::parse_network(n)
+                        .map_err(|e| format!("\"{n}\" is not a network: {}", e.describe()))
+                })
+                .collect::<Result<_, _>>()
+                .map(Value::Networks),
             Kind::Protocols => list(text)
                 .map(|p| check_protocol(p).map(str::to_owned))
                 .collect::<Result<_, _>>()
@@ -158,6 +167,7 @@ impl Value {
     pub fn extend(&mut self, more: Value) {
         match (self, more) {
             (Value::Sni(all), Value::Sni(more)) => all.extend(more),
+            (Value::Networks(all), Value::Networks(more)) => all.extend(more),
             (this, more) => *this = more,
         }
     }
@@ -175,6 +185,13 @@ impl fmt::Display for Value {
             Value::Text(t) => f.write_str(t),
             Value::Choice(c) => f.write_str(c.flag),
             Value::IpList(ips) => join(f, ips),
+            Value::Networks(networks) => {
+                for (i, (addr, prefix)) in networks.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "," };
+                    write!(f, "{sep}{addr}/{prefix}")?;
+                }
+                Ok(())
+            }
             Value::Protocols(names) => join(f, names),
             Value::Sni(all) => {
                 for (i, sni) in all.iter().enumerate() {
@@ -381,6 +398,11 @@ mod tests {
             Ok(Value::Protocols(vec!["h2".into(), "http/1.1".into()]))
         );
         assert!(parse(Id::TlsAlpn, "h2,").is_err());
+        let mut networks = parse(Id::ProxyTrusted, "10.0.0.0/8, ::1").unwrap();
+        networks.extend(parse(Id::ProxyTrusted, "192.168.0.0/16").unwrap());
+        assert_eq!(networks.to_string(), "10.0.0.0/8,::1/128,192.168.0.0/16");
+        let e = parse(Id::ProxyTrusted, "10.0.0.1/8").unwrap_err();
+        assert!(e.contains("write the network's first address"), "{e}");
         assert!(parse(Id::Xheaders, "yes").is_err());
     }
 

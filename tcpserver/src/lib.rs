@@ -33,13 +33,14 @@
 //! # }
 //! ```
 //!
-//! The default build is the TCP stack; the `tls`, `http` and `regex` features (or `full`)
-//! add TLS, the HTTP server and `read_until_regex`.
+//! The default build is the TCP stack; the `tls`, `http`, `regex` and `proxy` features (or
+//! `full`) add TLS, the HTTP server, `read_until_regex` and the PROXY protocol.
 //!
 //! Modules follow Tornado's, so a Tornado user finds things where they expect them:
 //! [`netutil`], [`process`], [`iostream`], [`tcpserver`](mod@tcpserver), `tls` (feature
-//! `tls`), `httpserver` (feature `http`). [`launch`] holds what the attribute expands to:
-//! the whole `main` of a server binary, as a builder.
+//! `tls`), `httpserver` (feature `http`); and `proxy` (feature `proxy`), the PROXY protocol
+//! that Tornado lacks. [`launch`] holds what the attribute expands to: the whole `main` of
+//! a server binary, as a builder.
 #![deny(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
@@ -51,6 +52,8 @@ pub mod iostream;
 pub mod launch;
 pub mod netutil;
 pub mod process;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod tcpserver;
 #[cfg(feature = "tls")]
 pub mod tls;

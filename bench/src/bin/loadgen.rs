@@ -5,10 +5,13 @@
 //! ```sh
 //! loadgen --addr 127.0.0.1:8888 --conns 50 --size 64 --duration 5 --warmup 1 [--pipeline 16]
 //! loadgen --addr 127.0.0.1:8443 --tls-ca examples/certs/ca.pem [--handshakes]
+//! loadgen --addr 127.0.0.1:8888 --connections [--proxy-v2]
 //! ```
 //!
-//! With `--handshakes`, each connection task repeatedly connects, completes a TLS
-//! handshake, echoes one line and closes: one operation per handshake.
+//! With `--handshakes` (TLS) or `--connections` (plain TCP), each connection task
+//! repeatedly connects, echoes one line and closes: one operation per connection. With
+//! `--proxy-v2`, every connection starts with a PROXY protocol v2 header, in the same
+//! write as its first line over plain TCP (as a proxy forwards a client's first bytes).
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,6 +54,8 @@ struct Plan {
     measure_from: Instant,
     until: Instant,
     tls: Option<TlsConnector>,
+    /// A PROXY v2 header to start every connection with.
+    proxy_header: Option<Vec<u8>>,
 }
 
 impl Plan {
@@ -103,12 +108,20 @@ async fn connect(plan: &Plan) -> std::io::Result<TcpStream> {
 }
 
 async fn echo_connection(plan: Plan) -> Totals {
-    let Ok(tcp) = connect(&plan).await else {
+    let Ok(mut tcp) = connect(&plan).await else {
         return Totals {
             errors: 1,
             ..Totals::default()
         };
     };
+    if let Some(header) = &plan.proxy_header
+        && tcp.write_all(header).await.is_err()
+    {
+        return Totals {
+            errors: 1,
+            ..Totals::default()
+        };
+    }
     match &plan.tls {
         None => echo_session(tcp, &plan).await,
         Some(tls) => match tls.connect(server_name(), tcp).await {
@@ -121,20 +134,35 @@ async fn echo_connection(plan: Plan) -> Totals {
     }
 }
 
-/// Connect, handshake, one echo, close; again until the end.
-async fn handshake_loop(plan: Plan) -> Totals {
+/// Connect (and handshake), one echo, close; again until the end.
+async fn connection_loop(plan: Plan) -> Totals {
     let mut totals = Totals::default();
-    let tls = plan.tls.clone().expect("--handshakes needs --tls-ca");
     let msg = plan.message();
     let mut reply = vec![0u8; plan.size];
     loop {
         let start = Instant::now();
         let done = async {
-            let tcp = connect(&plan).await?;
-            let mut stream = tls.connect(server_name(), tcp).await?;
-            send(&mut stream, &msg).await?;
-            stream.read_exact(&mut reply).await?;
-            stream.shutdown().await
+            let mut tcp = connect(&plan).await?;
+            match &plan.tls {
+                Some(tls) => {
+                    if let Some(header) = &plan.proxy_header {
+                        tcp.write_all(header).await?;
+                    }
+                    let mut stream = tls.connect(server_name(), tcp).await?;
+                    send(&mut stream, &msg).await?;
+                    stream.read_exact(&mut reply).await?;
+                    stream.shutdown().await
+                }
+                None => {
+                    let first = match &plan.proxy_header {
+                        Some(header) => [&header[..], &msg[..]].concat(),
+                        None => msg.clone(),
+                    };
+                    send(&mut tcp, &first).await?;
+                    tcp.read_exact(&mut reply).await?;
+                    tcp.shutdown().await
+                }
+            }
         }
         .await;
         let now = Instant::now();
@@ -146,6 +174,15 @@ async fn handshake_loop(plan: Plan) -> Totals {
             return totals;
         }
     }
+}
+
+/// A PROXY protocol v2 header for a client at 203.0.113.7:51000 of 127.0.0.1:8888.
+fn proxy_v2_header() -> Vec<u8> {
+    let mut header = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    header.extend_from_slice(&[0x21, 0x11, 0x00, 0x0c, 203, 0, 113, 7, 127, 0, 0, 1]);
+    header.extend_from_slice(&51000u16.to_be_bytes());
+    header.extend_from_slice(&8888u16.to_be_bytes());
+    header
 }
 
 fn server_name() -> ServerName<'static> {
@@ -174,7 +211,8 @@ fn main() {
     let duration = Duration::from_secs_f64(arg(&args, "--duration", 5.0));
     let warmup = Duration::from_secs_f64(arg(&args, "--warmup", 1.0));
     let ca: String = arg(&args, "--tls-ca", String::new());
-    let handshakes = flag(&args, "--handshakes");
+    let per_connection = flag(&args, "--handshakes") || flag(&args, "--connections");
+    let proxy_v2 = flag(&args, "--proxy-v2");
     let size: usize = arg(&args, "--size", 64usize).max(2);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -190,12 +228,13 @@ fn main() {
             measure_from: start + warmup,
             until: start + warmup + duration,
             tls: (!ca.is_empty()).then(|| tls_connector(&ca)),
+            proxy_header: proxy_v2.then(proxy_v2_header),
         };
         let tasks: Vec<_> = (0..conns)
             .map(|_| {
                 let plan = plan.clone();
-                if handshakes {
-                    tokio::spawn(handshake_loop(plan))
+                if per_connection {
+                    tokio::spawn(connection_loop(plan))
                 } else {
                     tokio::spawn(echo_connection(plan))
                 }

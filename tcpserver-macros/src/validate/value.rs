@@ -97,6 +97,7 @@ pub(crate) fn read(key: &Key, expr: &Expr) -> syn::Result<Spanned<Value>> {
         Kind::File => Value::Text(file(key, expr)?.value),
         Kind::Choice(choices) => Value::Choice(choice(key, expr, choices)?.value),
         Kind::IpList => Value::IpList(ip_addresses(key, expr)?.value),
+        Kind::Networks => Value::Networks(networks(key, expr)?),
         Kind::Protocols => Value::Protocols(protocols(key, expr)?),
         Kind::SniCertificates => Value::Sni(sni_certificates(key, expr)?),
         Kind::Path | Kind::Section => {
@@ -463,6 +464,29 @@ fn list_string(
     let text = s.value();
     check(&text).map_err(|e| error(expr, format!("`{}`: {e}", key.name)))?;
     Ok(text)
+}
+
+/// IP networks: `["10.0.0.0/8", "::1/128"]` (a single address is a network of one).
+fn networks(key: &Key, expr: &Expr) -> syn::Result<Vec<(IpAddr, u8)>> {
+    let mut errors = Errors::default();
+    let mut all = Vec::new();
+    for element in elements(key, expr, "networks")? {
+        let network = list_string(key, element, |t: &str| Ok(t)).and_then(|text| {
+            tcpserver_options::net::parse_network(&text).map_err(|e| {
+                let name = key.name;
+                error(
+                    element,
+                    format!("`{name}`: \"{text}\" is not a network: {}", e.describe()),
+                )
+            })
+        });
+        match network {
+            Ok(network) => all.push(network),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors.finish()?;
+    Ok(all)
 }
 
 /// ALPN protocol names in order of preference: `["h2", "http/1.1"]`.

@@ -38,6 +38,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, ToSocketAddrs, UnixStream};
 
 use crate::error::{Error, ErrorKind, Result, SharedIoError, is_reset_class};
+#[cfg(feature = "proxy")]
+use crate::proxy::ProxyHeader;
 #[cfg(feature = "tls")]
 use crate::tls::TlsInfo;
 use buffer::ReadBuffer;
@@ -222,6 +224,9 @@ pub struct IoStream {
     /// streams stay small.
     #[cfg(feature = "tls")]
     tls: Option<Box<TlsInfo>>,
+    /// What the connection's PROXY header said; boxed so that other streams stay small.
+    #[cfg(feature = "proxy")]
+    proxy: Option<Box<ProxyHeader>>,
 }
 
 impl fmt::Debug for IoStream {
@@ -234,6 +239,8 @@ impl fmt::Debug for IoStream {
             .field("peer", &self.peer);
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls);
+        #[cfg(feature = "proxy")]
+        d.field("proxy", &self.proxy);
         d.finish()
     }
 }
@@ -311,7 +318,33 @@ impl IoStream {
             shutdown: ShutdownSignal::default(),
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "proxy")]
+            proxy: None,
         }
+    }
+
+    /// Puts `bytes` already read from the transport (after a PROXY header) in front of
+    /// whatever is read next.
+    pub(crate) fn with_unread(mut self, bytes: &[u8]) -> Self {
+        if !bytes.is_empty() {
+            self.buf.unread(bytes);
+        }
+        self
+    }
+
+    /// Records the connection's PROXY header.
+    #[cfg(feature = "proxy")]
+    pub(crate) fn set_proxy_header(&mut self, header: ProxyHeader) {
+        self.proxy = Some(Box::new(header));
+    }
+
+    /// What the connection's PROXY header said, on a server that requires one (see
+    /// [`proxy`](crate::proxy)): the proxy's own address, the destination, the v2 TLVs.
+    /// [`peer_addr`](Self::peer_addr) (and the handler's `SocketAddr`) is then the client's
+    /// address from the header.
+    #[cfg(feature = "proxy")]
+    pub fn proxy_header(&self) -> Option<&ProxyHeader> {
+        self.proxy.as_deref()
     }
 
     /// Records what the (completed) handshake of a TLS transport negotiated.

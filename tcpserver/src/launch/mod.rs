@@ -50,7 +50,8 @@ pub use crate::process::DEFAULT_MAX_RESTARTS;
 /// `max_connections`, `handshake_timeout`, `max_handshakes`), TLS (`tls`,
 /// `tls_cert_key`, `tls_client_ca`, `tls_alpn`, `tls_sni`, `tls_sni_cert_key`), and
 /// processes (`processes`, `max_restarts`, `runtime`, `worker_threads`,
-/// `shutdown_timeout`).
+/// `shutdown_timeout`), and the PROXY protocol (`proxy_protocol`, `proxy_trusted`,
+/// `proxy_timeout`).
 ///
 /// # Examples
 ///
@@ -90,6 +91,8 @@ pub struct Launcher {
     #[cfg(feature = "tls")]
     tls: TlsFiles,
     process: Process,
+    #[cfg(feature = "proxy")]
+    proxy: groups::Proxy,
     /// The HTTP options, for [`run_http`](Launcher::run_http) only.
     #[cfg(feature = "http")]
     http: Option<crate::httpserver::HttpOptions>,
@@ -108,6 +111,8 @@ impl Launcher {
             #[cfg(feature = "tls")]
             tls: TlsFiles::default(),
             process: Process::default(),
+            #[cfg(feature = "proxy")]
+            proxy: groups::Proxy::default(),
             #[cfg(feature = "http")]
             http: None,
         }
@@ -199,6 +204,8 @@ impl Launcher {
             #[cfg(feature = "tls")]
             Group::Tls => &self.tls,
             Group::Process => &self.process,
+            #[cfg(feature = "proxy")]
+            Group::Proxy => &self.proxy,
             #[cfg(feature = "http")]
             Group::Http => match &self.http {
                 Some(http) => http,
@@ -215,6 +222,8 @@ impl Launcher {
             #[cfg(feature = "tls")]
             Group::Tls => &mut self.tls,
             Group::Process => &mut self.process,
+            #[cfg(feature = "proxy")]
+            Group::Proxy => &mut self.proxy,
             #[cfg(feature = "http")]
             Group::Http => match &mut self.http {
                 Some(http) => http,
@@ -310,8 +319,12 @@ impl Launcher {
         } else {
             sockets
         };
-        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        #[cfg_attr(not(any(feature = "tls", feature = "proxy")), allow(unused_mut))]
         let mut server = self.server.clone();
+        #[cfg(feature = "proxy")]
+        if let Some(proxy) = self.proxy.config() {
+            server = server.proxy_protocol(proxy);
+        }
         if let Some(id) = task_id {
             tracing::debug!("worker {id} (pid {}) serving", std::process::id());
         }
@@ -338,6 +351,7 @@ fn enabled(feature: &str) -> bool {
     keys::Features {
         tls: cfg!(feature = "tls"),
         http: cfg!(feature = "http"),
+        proxy: cfg!(feature = "proxy"),
     }
     .has(feature)
 }

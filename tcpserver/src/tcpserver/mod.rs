@@ -33,6 +33,8 @@ use crate::iostream::Transport;
 use crate::iostream::{IoStream, StreamOptions};
 pub use crate::iostream::{Requested, ShutdownSignal};
 use crate::netutil::{self, Family, Listener as StdListener};
+#[cfg(feature = "proxy")]
+use crate::proxy::{ProxyConfig, ProxyReader};
 #[cfg(feature = "tls")]
 use crate::tls::handshake::Handshaker;
 #[cfg(feature = "tls")]
@@ -94,6 +96,8 @@ pub struct Builder {
     pub(crate) handshake_timeout: Duration,
     #[cfg(feature = "tls")]
     pub(crate) max_handshakes: Option<usize>,
+    #[cfg(feature = "proxy")]
+    pub(crate) proxy: Option<ProxyConfig>,
 }
 
 // Derivable only without the `tls` feature.
@@ -110,6 +114,8 @@ impl Default for Builder {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             #[cfg(feature = "tls")]
             max_handshakes: Some(DEFAULT_MAX_HANDSHAKES),
+            #[cfg(feature = "proxy")]
+            proxy: None,
         }
     }
 }
@@ -164,6 +170,15 @@ impl Builder {
         self
     }
 
+    /// Require a PROXY protocol header on every connection (default: off); see
+    /// [`proxy`](crate::proxy). The handler's `SocketAddr` is then the client's address
+    /// from the header.
+    #[cfg(feature = "proxy")]
+    pub fn proxy_protocol(mut self, config: ProxyConfig) -> Self {
+        self.proxy = Some(config);
+        self
+    }
+
     /// The buffer limits every stream gets.
     pub(crate) fn stream_options(&self) -> StreamOptions {
         let mut options = StreamOptions::new();
@@ -190,6 +205,8 @@ impl Builder {
                 tls: self
                     .tls
                     .map(|c| Handshaker::new(c, self.handshake_timeout, self.max_handshakes)),
+                #[cfg(feature = "proxy")]
+                proxy: self.proxy.map(ProxyReader::new),
                 max_connections: self.max_connections,
                 limit: self
                     .max_connections
@@ -250,6 +267,9 @@ pub(crate) struct Shared {
     /// TLS handshakes, when the server speaks TLS.
     #[cfg(feature = "tls")]
     tls: Option<Handshaker>,
+    /// PROXY headers, when the server requires them.
+    #[cfg(feature = "proxy")]
+    proxy: Option<ProxyReader>,
     max_connections: Option<usize>,
     limit: Option<Arc<Semaphore>>,
     connections: ConnectionSet,
@@ -749,20 +769,44 @@ fn spawn_connection<H: StreamHandler>(
     let options = shared.stream;
     let task = tokio::spawn(async move {
         let guard = guard;
-        let addr = conn.peer.unwrap_or(UNIX_PEER);
+        #[cfg_attr(not(feature = "proxy"), allow(unused_mut))]
+        let Accepted {
+            mut transport,
+            peer,
+        } = conn;
+        // With the PROXY protocol: the header's client, what it said, and the bytes read
+        // after it (for the TLS handshake or the handler).
+        #[cfg(feature = "proxy")]
+        let (peer, proxy_header, early) = match &guard.shared.proxy {
+            None => (peer, None, Vec::new()),
+            Some(proxy) => {
+                let local = transport.tcp().and_then(|t| t.local_addr().ok());
+                // Boxed, as the handshake below: short-lived, it would otherwise enlarge
+                // every connection's task for its whole life.
+                let read = tokio::select! {
+                    read = Box::pin(proxy.accept(&mut transport, peer, local)) => read,
+                    () = shutdown.requested() => None,
+                };
+                let Some((header, early)) = read else { return };
+                (header.client(), Some(header), early)
+            }
+        };
+        #[cfg(not(feature = "proxy"))]
+        let early: Vec<u8> = Vec::new();
+        let addr = peer.unwrap_or(UNIX_PEER);
         // The handshake runs here, in the connection's task, never in the accept loop; the
         // handler only ever sees a stream whose handshake succeeded. A graceful shutdown
         // ends handshakes in progress: such a client has nothing in flight yet.
         #[cfg(not(feature = "tls"))]
-        let mut stream = IoStream::from_transport(conn.transport, options, conn.peer);
+        let mut stream = IoStream::from_transport(transport, options, peer).with_unread(&early);
         #[cfg(feature = "tls")]
         let mut stream = match &guard.shared.tls {
-            None => IoStream::from_transport(conn.transport, options, conn.peer),
+            None => IoStream::from_transport(transport, options, peer).with_unread(&early),
             Some(tls) => {
                 // Boxed: the handshake's state is large and short-lived; inline, it would
                 // enlarge every connection's task, plain TCP included, for its whole life.
                 let handshake = tokio::select! {
-                    done = Box::pin(tls_handshake(tls, conn.transport, conn.peer)) => done,
+                    done = Box::pin(tls_handshake(tls, transport, &early, peer)) => done,
                     () = shutdown.requested() => {
                         tracing::debug!("closing {addr} mid-handshake: the server is shutting down");
                         None
@@ -770,12 +814,16 @@ fn spawn_connection<H: StreamHandler>(
                 };
                 match handshake {
                     Some((transport, info)) => {
-                        IoStream::from_transport(transport, options, conn.peer).with_tls_info(info)
+                        IoStream::from_transport(transport, options, peer).with_tls_info(info)
                     }
                     None => return,
                 }
             }
         };
+        #[cfg(feature = "proxy")]
+        if let Some(header) = proxy_header {
+            stream.set_proxy_header(header);
+        }
         stream.set_shutdown_signal(shutdown);
         let work = CatchUnwind {
             inner: AssertUnwindSafe(handler.handle_stream(stream, addr)),
@@ -802,15 +850,16 @@ fn spawn_connection<H: StreamHandler>(
 async fn tls_handshake(
     tls: &Handshaker,
     transport: Transport,
+    early: &[u8],
     peer: Option<SocketAddr>,
 ) -> Option<(Transport, TlsInfo)> {
     match transport {
         Transport::Tcp(tcp) => {
-            let (tls, info) = tls.accept(tcp, peer).await?;
+            let (tls, info) = tls.accept(tcp, early, peer).await?;
             Some((Transport::Tls(Box::new(tls)), info))
         }
         Transport::Unix(unix) => {
-            let (tls, info) = tls.accept(unix, peer).await?;
+            let (tls, info) = tls.accept(unix, early, peer).await?;
             Some((Transport::TlsUnix(Box::new(tls)), info))
         }
         Transport::Tls(_) | Transport::TlsUnix(_) | Transport::Closed => {

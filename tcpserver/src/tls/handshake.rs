@@ -48,12 +48,16 @@ impl Handshaker {
     /// connection is closed (dropped) and the failure logged once, at debug level when the
     /// client merely went away or was too slow, at info level when it spoke badly (plain
     /// text, a rejected certificate, no shared protocol).
+    ///
+    /// `early` holds bytes of the handshake already read from `io` (after a PROXY header,
+    /// in the same packet); they are handed to rustls before anything more is read.
     pub(crate) async fn accept<IO: FirstBytes>(
         &self,
         io: IO,
+        early: &[u8],
         peer: Option<SocketAddr>,
     ) -> Option<(TlsStream<IO>, TlsInfo)> {
-        match tokio::time::timeout(self.timeout, self.handshake(io)).await {
+        match tokio::time::timeout(self.timeout, self.handshake(io, early)).await {
             Ok(Ok(done)) => Some(done),
             Ok(Err(err)) => {
                 log_failure(&err, Peer(peer));
@@ -70,17 +74,35 @@ impl Handshaker {
         }
     }
 
-    async fn handshake<IO: FirstBytes>(&self, io: IO) -> io::Result<(TlsStream<IO>, TlsInfo)> {
+    async fn handshake<IO: FirstBytes>(
+        &self,
+        io: IO,
+        early: &[u8],
+    ) -> io::Result<(TlsStream<IO>, TlsInfo)> {
         // A client takes a slot under the cap only once it has spoken.
-        io.first_bytes().await?;
+        if early.is_empty() {
+            io.first_bytes().await?;
+        }
         // Held until the handshake ends; queued clients wait here under their deadline.
         let _slot = match &self.slots {
             Some(slots) => Some(slots.acquire().await.map_err(io::Error::other)?),
             None => None,
         };
-        let tls = TlsAcceptor::from(self.config.server_config())
-            .accept(io)
-            .await?;
+        let acceptor = TlsAcceptor::from(self.config.server_config());
+        let tls = if early.is_empty() {
+            acceptor.accept(io).await?
+        } else {
+            // Fed and processed before the handshake loop starts, which otherwise would
+            // wait on the socket for a ClientHello that already arrived.
+            acceptor
+                .accept_with(io, |conn| {
+                    let mut early = early;
+                    while !early.is_empty() && conn.read_tls(&mut early).is_ok_and(|n| n > 0) {}
+                    // An error stays in the connection and ends the handshake below.
+                    let _ = conn.process_new_packets();
+                })
+                .await?
+        };
         let info = TlsInfo::from_connection(tls.get_ref().1);
         Ok((tls, info))
     }

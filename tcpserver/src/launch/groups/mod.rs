@@ -7,6 +7,8 @@ mod bind;
 #[cfg(feature = "http")]
 mod http;
 mod process;
+#[cfg(feature = "proxy")]
+mod proxy;
 mod server;
 #[cfg(feature = "tls")]
 mod tls;
@@ -17,6 +19,8 @@ use tcpserver_options::value::Value;
 pub(crate) use bind::Bind;
 pub(crate) use process::Process;
 pub use process::{DEFAULT_SHUTDOWN_TIMEOUT, RuntimeFlavor};
+#[cfg(feature = "proxy")]
+pub(crate) use proxy::Proxy;
 #[cfg(feature = "tls")]
 pub(crate) use tls::{IDENTITY, TlsFiles};
 
