@@ -177,9 +177,13 @@ impl ProxyHeader {
         Some(ssl)
     }
 
-    /// Records the socket's own addresses, for a header that carries none.
-    pub(super) fn fill_in(&mut self, peer: Option<SocketAddr>, local: Option<SocketAddr>) {
+    /// Records the socket's peer: the proxy.
+    pub(super) fn set_proxy(&mut self, peer: Option<SocketAddr>) {
         self.proxy = peer;
+    }
+
+    /// Records the socket's own address, the destination of a header that carries none.
+    pub(crate) fn set_socket_local(&mut self, local: Option<SocketAddr>) {
         self.socket_local = local;
     }
 }

@@ -195,12 +195,13 @@ impl ProxyReader {
 
     /// Checks the source and reads the header of a fresh connection: the header and the
     /// bytes that came after it in the same reads. `None` if the connection must be
-    /// closed, which has been logged.
+    /// closed, which has been logged. A header without addresses (see
+    /// [`ProxyHeader::is_local`]) still needs the socket's own address, from
+    /// [`ProxyHeader::set_socket_local`].
     pub(crate) async fn accept<IO: AsyncRead + Unpin>(
         &self,
         io: &mut IO,
         peer: Option<SocketAddr>,
-        local: Option<SocketAddr>,
     ) -> Option<(ProxyHeader, Vec<u8>)> {
         let from = Peer(peer);
         if !self.config.trusts(peer) {
@@ -213,7 +214,7 @@ impl ProxyReader {
         let read = read_header(io, self.config.version, MAX_V2_LENGTH);
         match tokio::time::timeout(self.config.timeout, read).await {
             Ok(Ok((mut header, rest))) => {
-                header.fill_in(peer, local);
+                header.set_proxy(peer);
                 Some((header, rest))
             }
             Ok(Err(HeaderError::Closed)) => {

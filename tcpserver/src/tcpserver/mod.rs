@@ -780,14 +780,19 @@ fn spawn_connection<H: StreamHandler>(
         let (peer, proxy_header, early) = match &guard.shared.proxy {
             None => (peer, None, Vec::new()),
             Some(proxy) => {
-                let local = transport.tcp().and_then(|t| t.local_addr().ok());
                 // Boxed, as the handshake below: short-lived, it would otherwise enlarge
                 // every connection's task for its whole life.
                 let read = tokio::select! {
-                    read = Box::pin(proxy.accept(&mut transport, peer, local)) => read,
+                    read = Box::pin(proxy.accept(&mut transport, peer)) => read,
                     () = shutdown.requested() => None,
                 };
-                let Some((header, early)) = read else { return };
+                let Some((mut header, early)) = read else {
+                    return;
+                };
+                if header.is_local() {
+                    // Only a header without addresses needs the socket's own (a syscall).
+                    header.set_socket_local(transport.tcp().and_then(|t| t.local_addr().ok()));
+                }
                 (header.client(), Some(header), early)
             }
         };
