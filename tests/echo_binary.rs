@@ -58,6 +58,9 @@ fn help_lists_every_flag_with_its_default() {
         "--tls-sni",
         "--handshake-timeout",
         "--max-handshakes",
+        "--proxy-protocol",
+        "--proxy-trusted",
+        "--proxy-timeout",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
@@ -76,6 +79,9 @@ fn bad_usage_exits_two() {
         &["--worker-threads", "0"],
         &["--port", "1", "--port", "2"],
         &["8888"],
+        &["--proxy-protocol", "v3"],
+        &["--proxy-protocol", "any", "--proxy-trusted", "10.0.0.1/8"],
+        &["--proxy-trusted", "10.0.0.0/8"],
     ] {
         let out = Command::new(example_path("echo"))
             .args(args)
