@@ -2,8 +2,10 @@
 //!
 //! [`Launcher::run`] does, in order: parse command-line overrides (`--port 0`,
 //! `--processes 2`, ... ; `--help` lists them with their compiled-in defaults); install
-//! logging (`RUST_LOG`, default `info`, to stderr); bind the listening sockets and log one
-//! `listening on ADDR` line for each; fork the workers when `processes != 1`; build one
+//! logging (`RUST_LOG`, default `info`, to stderr); bind the listening sockets, or take
+//! those a service manager passed (systemd socket activation: `LISTEN_FDS`, which win over
+//! the bind options, with a log line saying so), and log one `listening on ADDR` line for
+//! each; fork the workers when `processes != 1`; build one
 //! tokio runtime per process, after the fork; serve; and on SIGTERM or SIGINT stop
 //! accepting, let connections finish for up to `shutdown_timeout`, and exit 0. A second
 //! signal exits at once. SIGHUP reloads the TLS certificate files (new connections get the
@@ -32,6 +34,7 @@ use tcpserver_options::units::format_duration;
 use tcpserver_options::value::Value;
 
 use crate::error::Chain;
+use crate::netutil::{self, Listener};
 use crate::tcpserver::{Builder as ServerBuilder, StreamHandler, TcpServer};
 use groups::{Bind, OptionGroup, Process, Setting};
 pub use groups::{DEFAULT_SHUTDOWN_TIMEOUT, RuntimeFlavor};
@@ -86,6 +89,8 @@ pub struct Launcher {
     name: String,
     about: String,
     args: Option<Vec<OsString>>,
+    /// The options given on the command line, for the log lines that say what wins.
+    flags_given: Vec<Id>,
     bind: Bind,
     server: ServerBuilder,
     #[cfg(feature = "tls")]
@@ -106,6 +111,7 @@ impl Launcher {
             name: default_program_name(),
             about: String::new(),
             args: None,
+            flags_given: Vec::new(),
             bind: Bind::new(port),
             server: ServerBuilder::default(),
             #[cfg(feature = "tls")]
@@ -283,6 +289,7 @@ impl Launcher {
         for (key, value) in &flags {
             self.group_mut(key.group).set(key.id, value);
         }
+        self.flags_given = flags.iter().map(|(key, _)| key.id).collect();
         Ok(())
     }
 
@@ -295,16 +302,9 @@ impl Launcher {
         #[cfg(feature = "tls")]
         let tls = self.tls.load()?;
         let forked = self.process.forks();
-        // With reuse-port workers each bind their own listening socket; the supervisor
-        // only holds the port. Otherwise every worker shares the supervisor's sockets.
-        let per_worker_sockets = forked && self.bind.reuse_port;
-        let sockets = if per_worker_sockets {
-            self.bind.reserve_reuse_port()?
-        } else {
-            self.bind.bind()?
-        };
+        let (sockets, per_worker_sockets) = self.listening_sockets()?;
         for socket in &sockets {
-            tracing::info!("listening on {}", socket.local_addr()?);
+            tracing::info!("listening on {}", socket.describe());
         }
         let task_id = if forked {
             match self.process.supervise()? {
@@ -314,10 +314,14 @@ impl Launcher {
         } else {
             None
         };
-        let sockets = if per_worker_sockets {
-            self.bind.bind_reuse_port(sockets[0].local_addr()?.port())?
-        } else {
-            sockets
+        let sockets = match per_worker_sockets {
+            Some(port) => self
+                .bind
+                .bind_reuse_port(port)?
+                .into_iter()
+                .map(Listener::Tcp)
+                .collect(),
+            None => sockets,
         };
         #[cfg_attr(not(any(feature = "tls", feature = "proxy")), allow(unused_mut))]
         let mut server = self.server.clone();
@@ -346,6 +350,53 @@ impl Launcher {
     }
 }
 
+impl Launcher {
+    /// The sockets to serve, before any fork: those a service manager handed over
+    /// (`LISTEN_FDS`), which win over the bind options, or the bound ones. With several
+    /// processes and `reuse_port`, each worker binds its own socket on the port returned
+    /// (the ones returned here only hold it).
+    fn listening_sockets(&self) -> io::Result<(Vec<Listener>, Option<u16>)> {
+        let inherited = netutil::inherited_sockets()?;
+        if !inherited.is_empty() {
+            let given: Vec<String> = [
+                Id::Port,
+                Id::Address,
+                Id::Family,
+                Id::Backlog,
+                Id::ReusePort,
+            ]
+            .into_iter()
+            .filter(|id| self.flags_given.contains(id))
+            .map(|id| format!("--{}", keys::key(id).flag.unwrap_or_default()))
+            .collect();
+            let ignored = if given.is_empty() {
+                String::new()
+            } else {
+                format!("; ignoring {}", given.join(", "))
+            };
+            tracing::info!(
+                "serving the {} socket(s) the service manager passed (LISTEN_FDS){ignored}",
+                inherited.len()
+            );
+            return Ok((inherited.into_iter().map(|s| s.listener).collect(), None));
+        }
+        if self.process.forks() && self.bind.reuse_port {
+            let reserved = self.bind.reserve_reuse_port()?;
+            let port = reserved.first().map_or(self.bind.port, |s| {
+                s.local_addr().map_or(self.bind.port, |a| a.port())
+            });
+            return Ok((
+                reserved.into_iter().map(Listener::Tcp).collect(),
+                Some(port),
+            ));
+        }
+        Ok((
+            self.bind.bind()?.into_iter().map(Listener::Tcp).collect(),
+            None,
+        ))
+    }
+}
+
 /// True if this build has cargo feature `feature` of this crate.
 fn enabled(feature: &str) -> bool {
     keys::Features {
@@ -358,7 +409,7 @@ fn enabled(feature: &str) -> bool {
 
 async fn serve(
     server: TcpServer,
-    sockets: Vec<std::net::TcpListener>,
+    sockets: Vec<Listener>,
     process: &Process,
 ) -> Result<ExitCode, StartupError> {
     // Installed before accepting, so that a SIGTERM right after start-up is graceful.

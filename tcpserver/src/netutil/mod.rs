@@ -1,9 +1,12 @@
 //! Listening sockets, as Tornado's `tornado.netutil` makes them: [`bind_sockets`] and
-//! [`bind_unix_socket`].
+//! [`bind_unix_socket`]; and those a service manager hands over
+//! ([`inherited_sockets`], systemd socket activation).
 //!
 //! Everything here is plain `std`/`socket2` and needs no runtime, so sockets can be bound
-//! in a supervisor before it forks its workers (see [`crate::process`]).
-#![forbid(unsafe_code)]
+//! in a supervisor before it forks its workers (see [`crate::process`]). `unsafe` is
+//! allowed in `inherited` only, which takes descriptors by number.
+
+mod inherited;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -14,6 +17,8 @@ use std::os::unix::net::UnixListener;
 use std::path::Path;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+pub use inherited::{InheritedSocket, inherited_sockets};
 
 /// Tornado's `_DEFAULT_BACKLOG`: the default `listen()` backlog, 128.
 pub const DEFAULT_BACKLOG: u32 = 128;
@@ -340,6 +345,35 @@ pub enum Listener {
     Tcp(TcpListener),
     /// A Unix-domain socket, from [`bind_unix_socket`] or elsewhere.
     Unix(UnixListener),
+}
+
+impl Listener {
+    /// The local address as log lines show it: `127.0.0.1:8888`, `[::1]:8888`,
+    /// `unix:/run/app.sock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tcpserver::netutil::Listener;
+    /// let tcp = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let port = tcp.local_addr()?.port();
+    /// assert_eq!(Listener::from(tcp).describe(), format!("127.0.0.1:{port}"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn describe(&self) -> String {
+        match self {
+            Listener::Tcp(l) => l
+                .local_addr()
+                .map_or_else(|_| "a TCP socket".to_owned(), |a| a.to_string()),
+            Listener::Unix(l) => match l.local_addr() {
+                Ok(a) => match a.as_pathname() {
+                    Some(p) => format!("unix:{}", p.display()),
+                    None => "an unnamed Unix socket".to_owned(),
+                },
+                Err(_) => "a Unix socket".to_owned(),
+            },
+        }
+    }
 }
 
 impl From<TcpListener> for Listener {
