@@ -90,6 +90,7 @@ use kind::Kind;
 /// | `handshake_timeout` | duration, above 0: how long a TLS client has to complete its handshake, from its accept | 10 s | `--handshake-timeout` |
 /// | `max_handshakes` | integer: TLS handshakes in progress at once per process; 0 means no cap | 256 | `--max-handshakes` |
 /// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"30s"`, `"2m"`) | 30 s | `--shutdown-timeout` |
+/// | `drain_delay` | duration: after SIGTERM, how long to keep accepting (reported not ready) before the shutdown, for rolling updates behind a load balancer | 0 | `--drain-delay` |
 /// | `runtime` | `"multi_thread"` or `"current_thread"` (`"multi-thread"` and `"current-thread"` too) | multi-thread with one process, current-thread in each forked worker (unless `worker_threads` is given) | `--runtime` |
 /// | `worker_threads` | integer, at least 1: threads of a multi-thread runtime | one per CPU | `--worker-threads` |
 /// | `proxy_protocol` | `"v1"`, `"v2"` or `"any"`: require a PROXY protocol header from a load balancer on every connection; the handler's address is then the client's | off | `--proxy-protocol` |
@@ -291,8 +292,8 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `port` (required), `address`, `family`, `backlog`, `reuse_port`, `processes`,
 /// `max_restarts`, `tls` / `tls(pem, cert, key, client_ca, alpn, sni)`, `max_buffer_size`,
 /// `read_chunk_size`, `max_connections`, `handshake_timeout`, `max_handshakes`,
-/// `shutdown_timeout`, `runtime`, `worker_threads`, `proxy_protocol`, `proxy_trusted`,
-/// `proxy_timeout`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
+/// `shutdown_timeout`, `drain_delay`, `runtime`, `worker_threads`, `proxy_protocol`,
+/// `proxy_trusted`, `proxy_timeout`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
 /// Every key is optional except `port`, a key left out keeps the runtime's default, and
 /// every key can be overridden when the program starts with the flag in the last column.
 ///
@@ -312,6 +313,7 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `handshake_timeout` | duration, above 0 | 10 s | `--handshake-timeout` |
 /// | `max_handshakes` | integer; 0 means no cap | 256 | `--max-handshakes` |
 /// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"2m"`) | 30 s | `--shutdown-timeout` |
+/// | `drain_delay` | duration | 0 | `--drain-delay` |
 /// | `runtime` | `"multi_thread"` or `"current_thread"` | multi-thread with one process, current-thread in each forked worker | `--runtime` |
 /// | `worker_threads` | integer, at least 1 | one per CPU | `--worker-threads` |
 /// | `proxy_protocol` | `"v1"`, `"v2"` or `"any"` | off | `--proxy-protocol` |

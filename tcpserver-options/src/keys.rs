@@ -52,6 +52,8 @@ pub enum Id {
     MaxHandshakes,
     /// `shutdown_timeout`
     ShutdownTimeout,
+    /// `drain_delay`
+    DrainDelay,
     /// `runtime`
     Runtime,
     /// `worker_threads`
@@ -579,6 +581,16 @@ pub static KEYS: &[Key] = &[
         "On SIGTERM/SIGINT, how long in-flight connections may take to finish (e.g. 30, 1.5, 500ms)",
     )
     .aliases(&["timeout"]),
+    row(
+        Id::DrainDelay,
+        "drain_delay",
+        "drain-delay",
+        Group::Process,
+        Kind::Duration(Zero::Valid),
+        r#"drain_delay = "10s""#,
+        "On SIGTERM, how long to keep accepting, reported not ready, before the shutdown (rolling updates)",
+    )
+    .aliases(&["drain", "drain_timeout", "pre_stop_delay"]),
     row(
         Id::Runtime,
         "runtime",

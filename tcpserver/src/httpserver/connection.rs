@@ -126,12 +126,24 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
             linger: linger.clone(),
             clock: clock.clone(),
         };
+        // Accepted while the server drains (see `TcpServer::drain`): serve the request it
+        // came for, then close. Closing it before its first request, as a graceful
+        // shutdown of an idle connection does, would fail that request at the proxy.
+        let draining = shutdown.is_requested();
+        let drained_builder;
+        let builder = if draining {
+            drained_builder = {
+                let mut builder = self.config.builder.clone();
+                builder.keep_alive(false);
+                builder
+            };
+            &drained_builder
+        } else {
+            &self.config.builder
+        };
         // The connection borrows the stream, which comes back for a lingering close.
         let result = {
-            let conn = self
-                .config
-                .builder
-                .serve_connection(TokioIo::new(&mut stream), service);
+            let conn = builder.serve_connection(TokioIo::new(&mut stream), service);
             tokio::pin!(conn);
             let idle = tokio::time::sleep_until(clock.first_deadline(idle_timeout));
             tokio::pin!(idle);
@@ -139,7 +151,7 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
                 tokio::select! {
                     biased;
                     result = conn.as_mut() => break result,
-                    () = shutdown.requested() => {
+                    () = shutdown.requested(), if !draining => {
                         // Idle: closes now. Busy: the response in progress is the last,
                         // with `Connection: close`.
                         conn.as_mut().graceful_shutdown();

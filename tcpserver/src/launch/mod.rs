@@ -20,6 +20,7 @@ mod groups;
 #[cfg(feature = "http")]
 mod http;
 mod logging;
+mod notify;
 mod signals;
 
 use std::ffi::OsString;
@@ -40,6 +41,7 @@ use groups::{Bind, OptionGroup, Process, Setting};
 pub use groups::{DEFAULT_SHUTDOWN_TIMEOUT, RuntimeFlavor};
 #[cfg(feature = "tls")]
 use groups::{IDENTITY, TlsFiles};
+use notify::Notifier;
 use signals::{ReloadSignal, StopSignals};
 
 pub use crate::process::DEFAULT_MAX_RESTARTS;
@@ -302,12 +304,13 @@ impl Launcher {
         #[cfg(feature = "tls")]
         let tls = self.tls.load()?;
         let forked = self.process.forks();
+        let notifier = Notifier::from_env(self.process.drain_delay);
         let (sockets, per_worker_sockets) = self.listening_sockets()?;
         for socket in &sockets {
             tracing::info!("listening on {}", socket.describe());
         }
         let task_id = if forked {
-            match self.process.supervise()? {
+            match self.process.supervise(notifier)? {
                 Ok(task_id) => Some(task_id),
                 Err(exit) => return Ok(exit),
             }
@@ -346,7 +349,11 @@ impl Launcher {
         }
         let runtime = self.process.build_runtime()?;
         let server = make(self, server);
-        runtime.block_on(serve(server, sockets, &self.process))
+        let role = match task_id {
+            Some(_) => Role::Worker,
+            None => Role::Main(notifier),
+        };
+        runtime.block_on(serve(server, sockets, &self.process, role))
     }
 }
 
@@ -407,25 +414,83 @@ fn enabled(feature: &str) -> bool {
     .has(feature)
 }
 
+/// Who reports this process's state: the main process tells the service manager itself;
+/// a worker tells its supervisor, which speaks for all of them.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Main(Notifier),
+    Worker,
+}
+
 async fn serve(
     server: TcpServer,
     sockets: Vec<Listener>,
     process: &Process,
+    role: Role,
 ) -> Result<ExitCode, StartupError> {
     // Installed before accepting, so that a SIGTERM right after start-up is graceful.
     let mut signals = StopSignals::install()?;
     let mut reload = ReloadSignal::install()?;
     server.add_sockets(sockets)?;
+    let mut watchdog = None;
+    match role {
+        Role::Main(notifier) => {
+            notifier.ready("serving");
+            watchdog = notifier.watchdog_interval().map(tokio::time::interval);
+        }
+        Role::Worker => crate::process::report_ready(),
+    }
     let signal = loop {
         tokio::select! {
             signal = signals.recv() => break signal,
-            () = reload.recv() => reload_tls(&server).await,
+            () = reload.recv() => {
+                if let Role::Main(notifier) = role {
+                    notifier.reloading();
+                }
+                reload_tls(&server).await;
+                match role {
+                    Role::Main(notifier) => notifier.ready("serving, certificates reloaded"),
+                    Role::Worker => crate::process::report_reloaded(),
+                }
+            }
+            _ = tick(&mut watchdog) => {
+                if let Role::Main(notifier) = role {
+                    notifier.watchdog();
+                }
+            }
         }
     };
+    if let Role::Main(notifier) = role {
+        notifier.stopping(&notifier.stop_status());
+    }
+    let drain = process.drain_delay;
+    // SIGTERM is the orchestrator's stop, raced by the load balancer's update: drain
+    // first. SIGINT is a person at a terminal: stop now.
+    let drains = signal == signals::StopSignal::Terminate && !drain.is_zero();
+    if drains {
+        tracing::info!(
+            "received {}; draining for {}: still accepting, reported not ready, connections told to finish",
+            signal.name(),
+            format_duration(drain)
+        );
+        server.drain();
+        let over = tokio::time::sleep(drain);
+        tokio::pin!(over);
+        loop {
+            tokio::select! {
+                () = &mut over => break,
+                again = signals.recv() => exit_on_second_interrupt(again),
+            }
+        }
+    }
     let timeout = process.shutdown_timeout;
+    let why = if drains {
+        "drain over".to_owned()
+    } else {
+        format!("received {}", signal.name())
+    };
     tracing::info!(
-        "received {}; shutting down (in-flight connections: {}, timeout {})",
-        signal.name(),
+        "{why}; shutting down (in-flight connections: {}, timeout {})",
         server.connection_count(),
         format_duration(timeout)
     );
@@ -439,16 +504,28 @@ async fn serve(
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            // A second SIGINT (an impatient Ctrl-C) exits at once. Repeated SIGTERMs
-            // are not escalations: a supervisor forwards SIGTERM to workers that may
-            // already have the terminal's SIGINT.
-            again = signals.recv() => {
-                if again == signals::StopSignal::Interrupt {
-                    tracing::warn!("received SIGINT again; exiting now");
-                    std::process::exit(again.exit_status());
-                }
-            }
+            again = signals.recv() => exit_on_second_interrupt(again),
         }
+    }
+}
+
+/// A second SIGINT (an impatient Ctrl-C) exits at once. Repeated SIGTERMs are not
+/// escalations: a supervisor forwards SIGTERM to workers that may already have the
+/// terminal's SIGINT.
+fn exit_on_second_interrupt(again: signals::StopSignal) {
+    if again == signals::StopSignal::Interrupt {
+        tracing::warn!("received SIGINT again; exiting now");
+        std::process::exit(again.exit_status());
+    }
+}
+
+/// The next tick of `interval`, or never.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

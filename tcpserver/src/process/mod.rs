@@ -23,12 +23,13 @@
 // `unsafe` is allowed in `fork` only; every other module of `process` forbids it.
 
 mod fork;
+mod report;
 mod supervisor;
 
 use std::io;
 use std::sync::OnceLock;
 
-pub use supervisor::{Outcome, Started, Supervision, Supervisor};
+pub use supervisor::{Lifecycle, Outcome, Started, Supervision, Supervisor};
 
 /// Default of `max_restarts` ([`fork_processes`], [`Supervisor::max_restarts`]): Tornado's
 /// 100.
@@ -46,6 +47,22 @@ static TASK_ID: OnceLock<usize> = OnceLock::new();
 /// ```
 pub fn task_id() -> Option<usize> {
     TASK_ID.get().copied()
+}
+
+/// Tells the supervisor that this worker accepts connections; nothing outside a worker of
+/// a [`Supervisor`] that listens ([`Supervisor::on_lifecycle`]).
+pub fn report_ready() {
+    if let Some(id) = task_id() {
+        report::report(id, report::Report::Ready);
+    }
+}
+
+/// Tells the supervisor that this worker finished reloading (after a SIGHUP it passed
+/// on); nothing outside a worker.
+pub fn report_reloaded() {
+    if let Some(id) = task_id() {
+        report::report(id, report::Report::Reloaded);
+    }
 }
 
 /// The number of CPUs this process may run on: its affinity mask and cgroup CPU quota are

@@ -18,6 +18,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpid, getppid};
 
 use super::fork::{Forked, fork};
+use super::report::{Report, ReportPipe};
 use super::{DEFAULT_MAX_RESTARTS, TASK_ID, cpu_count};
 
 /// A worker that ran at least this long before crashing is restarted at once; one that
@@ -55,6 +56,37 @@ pub struct Supervisor {
     max_restarts: usize,
     stop_timeout: Option<Duration>,
     on_spawn: Option<Box<dyn FnMut(usize, u32)>>,
+    on_lifecycle: Option<Box<dyn FnMut(Lifecycle)>>,
+    watchdog: Option<Duration>,
+}
+
+/// What happens to the workers as a whole, for a service manager (see
+/// [`Supervisor::on_lifecycle`]). Workers report with [`report_ready`](super::report_ready)
+/// and [`report_reloaded`](super::report_reloaded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Lifecycle {
+    /// Every worker accepts connections: at start-up, and again after a restart.
+    Ready {
+        /// How many workers.
+        workers: usize,
+    },
+    /// A worker exited and is replaced: not every worker accepts.
+    Degraded {
+        /// How many workers accept.
+        ready: usize,
+        /// How many there should be.
+        workers: usize,
+    },
+    /// A SIGHUP was passed on to the workers.
+    Reloading,
+    /// Every worker reported its reload done.
+    Reloaded,
+    /// The workers were asked to stop.
+    Stopping,
+    /// Another [`watchdog`](Supervisor::watchdog) interval passed with every worker up
+    /// and accepting.
+    Watchdog,
 }
 
 impl fmt::Debug for Supervisor {
@@ -93,6 +125,8 @@ impl Supervisor {
             max_restarts: DEFAULT_MAX_RESTARTS,
             stop_timeout: None,
             on_spawn: None,
+            on_lifecycle: None,
+            watchdog: None,
         }
     }
 
@@ -114,6 +148,20 @@ impl Supervisor {
     /// restarts included (default: no hook).
     pub fn on_spawn(mut self, hook: impl FnMut(usize, u32) + 'static) -> Self {
         self.on_spawn = Some(Box::new(hook));
+        self
+    }
+
+    /// Called in the supervisor at each [`Lifecycle`] event (default: no hook). The workers
+    /// then report to the supervisor through a pipe made before the fork.
+    pub fn on_lifecycle(mut self, hook: impl FnMut(Lifecycle) + 'static) -> Self {
+        self.on_lifecycle = Some(Box::new(hook));
+        self
+    }
+
+    /// Emits [`Lifecycle::Watchdog`] every `interval` while every worker is up and
+    /// accepting (default: never).
+    pub fn watchdog(mut self, interval: Duration) -> Self {
+        self.watchdog = Some(interval);
         self
     }
 
@@ -160,8 +208,18 @@ impl Supervisor {
         let signals =
             SignalFd::with_flags(&watched, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
 
+        let reports = match self.on_lifecycle {
+            Some(_) => Some(ReportPipe::new()?),
+            None => None,
+        };
         let mut supervision = Supervision {
             signals,
+            reports,
+            ready: vec![false; n],
+            all_ready: false,
+            reloading: None,
+            on_lifecycle: self.on_lifecycle.take(),
+            watchdog: self.watchdog.map(|every| (every, Instant::now() + every)),
             original_mask,
             supervisor_pid: getpid(),
             children: HashMap::new(),
@@ -187,6 +245,17 @@ static STARTED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
 /// A running supervision, in the supervisor process.
 pub struct Supervision {
     signals: SignalFd,
+    /// The workers' reports, when someone listens to the lifecycle.
+    reports: Option<ReportPipe>,
+    /// Per task id: it reported that it accepts, and has not exited since.
+    ready: Vec<bool>,
+    /// `Lifecycle::Ready` was the last readiness event emitted.
+    all_ready: bool,
+    /// After a SIGHUP: the workers that have not reported their reload yet.
+    reloading: Option<Vec<bool>>,
+    on_lifecycle: Option<Box<dyn FnMut(Lifecycle)>>,
+    /// The interval and the next tick.
+    watchdog: Option<(Duration, Instant)>,
     original_mask: SigSet,
     supervisor_pid: Pid,
     /// Live workers: pid → task id.
@@ -267,12 +336,16 @@ impl Supervision {
                     Ok(sig @ (Signal::SIGTERM | Signal::SIGINT)) => self.on_stop_signal(sig),
                     Ok(Signal::SIGHUP) => {
                         tracing::info!("received SIGHUP; passing it on to the workers");
+                        self.reloading = Some(self.ready.clone());
+                        self.emit(Lifecycle::Reloading);
                         self.signal_all(Signal::SIGHUP);
                     }
                     _ => {}
                 }
             }
             self.reap()?;
+            self.read_reports();
+            self.tick_watchdog();
             if let Some(Some(deadline)) = self.stopping
                 && Instant::now() >= deadline
                 && !self.children.is_empty()
@@ -304,6 +377,7 @@ impl Supervision {
             .iter()
             .filter_map(|s| s.restart_at)
             .chain(self.stopping.flatten())
+            .chain(self.watchdog.map(|(_, next)| next))
             .min();
         let timeout = match next {
             None => PollTimeout::NONE,
@@ -312,7 +386,10 @@ impl Supervision {
                 PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
             }
         };
-        let mut fds = [PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        if let Some(reports) = &self.reports {
+            fds.push(PollFd::new(reports.read_end(), PollFlags::POLLIN));
+        }
         match poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => Ok(()),
             Err(e) => Err(e.into()),
@@ -339,6 +416,9 @@ impl Supervision {
 
     fn become_worker(&self, id: usize) {
         let _ = TASK_ID.set(id);
+        if let Some(reports) = &self.reports {
+            reports.become_worker();
+        }
         // Die with the supervisor; if it already died, its death signal was missed.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
         if getppid() != self.supervisor_pid {
@@ -362,7 +442,9 @@ impl Supervision {
             };
             // Children that are not workers (a subprocess of the application) are ignored.
             if let Some(id) = self.children.remove(&pid) {
+                self.ready[id] = false;
                 self.worker_exited(id, pid, how);
+                self.readiness_changed();
             }
         }
     }
@@ -414,8 +496,77 @@ impl Supervision {
         }
     }
 
+    /// Hands `event` to the lifecycle hook.
+    fn emit(&mut self, event: Lifecycle) {
+        if let Some(hook) = self.on_lifecycle.as_mut() {
+            hook(event);
+        }
+    }
+
+    /// Takes in the workers' reports.
+    fn read_reports(&mut self) {
+        let Some(reports) = self.reports.as_mut() else {
+            return;
+        };
+        for (id, report) in reports.drain() {
+            if id >= self.ready.len() {
+                continue;
+            }
+            match report {
+                Report::Ready => {
+                    self.ready[id] = true;
+                    self.readiness_changed();
+                }
+                Report::Reloaded => {
+                    let done = self.reloading.as_mut().is_some_and(|waiting| {
+                        waiting[id] = false;
+                        !waiting.contains(&true)
+                    });
+                    if done {
+                        self.reloading = None;
+                        self.emit(Lifecycle::Reloaded);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Emits `Ready` or `Degraded` when every worker's readiness changes as a whole.
+    fn readiness_changed(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        let workers = self.ready.len();
+        let ready = self.ready.iter().filter(|r| **r).count();
+        if ready == workers && !self.all_ready {
+            self.all_ready = true;
+            self.emit(Lifecycle::Ready { workers });
+        } else if ready < workers && self.all_ready {
+            self.all_ready = false;
+            self.emit(Lifecycle::Degraded { ready, workers });
+        }
+    }
+
+    /// Emits `Watchdog` when its interval passed, if every worker is up.
+    fn tick_watchdog(&mut self) {
+        let Some((every, next)) = self.watchdog else {
+            return;
+        };
+        let now = Instant::now();
+        if now < next {
+            return;
+        }
+        self.watchdog = Some((every, now + every));
+        if self.all_ready && self.stopping.is_none() {
+            self.emit(Lifecycle::Watchdog);
+        }
+    }
+
     /// Asks every worker to stop (SIGTERM) and cancels pending restarts.
     fn begin_stop(&mut self) {
+        if self.stopping.is_none() {
+            self.emit(Lifecycle::Stopping);
+        }
         self.stopping = Some(self.stop_timeout.map(|t| Instant::now() + t));
         for slot in &mut self.slots {
             slot.restart_at = None;

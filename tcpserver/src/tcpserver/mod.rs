@@ -602,6 +602,33 @@ impl TcpServer {
         }
     }
 
+    /// Begins a drain, the first half of a rolling update's stop: tells every connection,
+    /// present and future, that the server is going away (their [`ShutdownSignal`] fires)
+    /// while it goes on accepting. The HTTP server then answers each request in progress
+    /// with `Connection: close` and closes idle keep-alive connections; a connection
+    /// accepted during the drain is served one request, then closed. Call
+    /// [`shutdown`](TcpServer::shutdown) when the load balancer has stopped sending new
+    /// clients. Calling it again does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// # use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = tcpserver::TcpServer::new(|_s: tcpserver::IoStream, _a: SocketAddr| async {});
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// server.drain();
+    /// // Still accepting while the load balancer takes this server out of rotation.
+    /// assert!(tokio::net::TcpStream::connect(addr).await.is_ok());
+    /// server.shutdown(Duration::from_secs(30)).await;
+    /// # Ok(()) }
+    /// ```
+    pub fn drain(&self) {
+        self.shared.connections.request_shutdown();
+    }
+
     /// Graceful shutdown: [`stop`](TcpServer::stop) accepting, tell every connection (see
     /// [`ShutdownSignal`]), wait up to `timeout` for the connections in progress to finish,
     /// then close those still open. Returns true if every connection finished on its own.

@@ -23,6 +23,7 @@ fn main() {
             handshake_timeout = "5s",
             max_handshakes = 64,
             shutdown_timeout = "500ms",
+            drain_delay = "5s",
             runtime = "multi_thread",
             worker_threads = 2,
             crate = "tcpserver",

@@ -10,6 +10,7 @@ use tcpserver_options::value::Value;
 
 use super::{OptionGroup, Setting, choice};
 use crate::launch::Launcher;
+use crate::launch::notify::Notifier;
 use crate::process::{DEFAULT_MAX_RESTARTS, Outcome, Started, Supervisor};
 
 /// Default of [`Launcher::shutdown_timeout`]: 30 seconds.
@@ -73,6 +74,8 @@ pub(crate) struct Process {
     /// `None`: one thread per CPU.
     pub(crate) worker_threads: Option<usize>,
     pub(crate) shutdown_timeout: Duration,
+    /// After SIGTERM, how long to keep accepting before the graceful shutdown.
+    pub(crate) drain_delay: Duration,
 }
 
 impl Default for Process {
@@ -83,6 +86,7 @@ impl Default for Process {
             runtime: None,
             worker_threads: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            drain_delay: Duration::ZERO,
         }
     }
 }
@@ -95,11 +99,16 @@ impl Process {
 
     /// Forks the workers and, in the supervisor, supervises them. Returns the task id in
     /// a worker, or the supervisor's exit status once supervision is over.
-    pub(crate) fn supervise(&self) -> io::Result<Result<usize, ExitCode>> {
-        // Workers get the shutdown timeout plus a margin before the supervisor kills them.
-        let supervisor = Supervisor::new(self.processes)
+    pub(crate) fn supervise(&self, notifier: Notifier) -> io::Result<Result<usize, ExitCode>> {
+        // Workers get the drain delay and the shutdown timeout, plus a margin, before the
+        // supervisor kills them.
+        let mut supervisor = Supervisor::new(self.processes)
             .max_restarts(self.max_restarts)
-            .stop_timeout(self.shutdown_timeout + STOP_MARGIN);
+            .stop_timeout(self.drain_delay + self.shutdown_timeout + STOP_MARGIN)
+            .on_lifecycle(move |event| notifier.lifecycle(event));
+        if let Some(interval) = notifier.watchdog_interval() {
+            supervisor = supervisor.watchdog(interval);
+        }
         let outcome = match supervisor.start()? {
             Started::Worker(id) => Outcome::Worker(id),
             Started::Supervisor(supervision) => supervision.run()?,
@@ -144,6 +153,7 @@ impl OptionGroup for Process {
             }
             Id::WorkerThreads => self.worker_threads = Some(value.usize()),
             Id::ShutdownTimeout => self.shutdown_timeout = value.duration().unwrap_or_default(),
+            Id::DrainDelay => self.drain_delay = value.duration().unwrap_or_default(),
             _ => unreachable!("`{id}` is not a process option"),
         }
     }
@@ -158,6 +168,7 @@ impl OptionGroup for Process {
                 .map_or(Setting::Unset, |r| Setting::Set(choice(id, r.name()))),
             Id::WorkerThreads => self.worker_threads.map_or(Setting::Unset, count),
             Id::ShutdownTimeout => Setting::Set(Value::Duration(Some(self.shutdown_timeout))),
+            Id::DrainDelay => Setting::Set(Value::Duration(Some(self.drain_delay))),
             _ => unreachable!("`{id}` is not a process option"),
         }
     }
@@ -194,9 +205,20 @@ impl Launcher {
     }
 
     /// How long connections may take to finish after SIGTERM/SIGINT before they are
-    /// closed (`--shutdown-timeout`; default 30 s).
+    /// closed (`--shutdown-timeout`; default 30 s), after the drain delay.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.process.shutdown_timeout = timeout;
+        self
+    }
+
+    /// After SIGTERM, how long to keep accepting and serving while readiness reports not
+    /// ready, before stopping (`--drain-delay`; default 0): the time a load balancer or a
+    /// Kubernetes Service takes to stop sending new clients. HTTP connections are told to
+    /// close as soon as it begins (see [`TcpServer::drain`](crate::tcpserver::TcpServer::drain)).
+    /// A stop then takes at most `drain_delay + shutdown_timeout`: keep that below
+    /// Kubernetes' `terminationGracePeriodSeconds`. SIGINT stops without a drain.
+    pub fn drain_delay(mut self, delay: Duration) -> Self {
+        self.process.drain_delay = delay;
         self
     }
 }
