@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tcpserver::httpserver::{HttpOptions, HttpServer};
 use tcpserver::proxy::{ProxyConfig, ProxyHeader, Version};
 use tcpserver::{IoStream, TcpServer};
+use tcpserver_tests::admin::{Scrape, admin_addr};
 use tcpserver_tests::logs::LogCapture;
 use tcpserver_tests::proc::ServerProcess;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -624,6 +625,8 @@ fn curl_haproxy_protocol_against_http_hello() {
             "127.0.0.1",
             "--proxy-protocol",
             "v1",
+            "--admin-address",
+            "127.0.0.1:0",
         ],
     );
     let url = format!("http://127.0.0.1:{}/", server.addr().port());
@@ -654,6 +657,18 @@ fn curl_haproxy_protocol_against_http_hello() {
         server.wait_for_stderr("bad PROXY header", WAIT),
         "{}",
         server.stderr()
+    );
+    let admin = admin_addr(&server);
+    let closed = "tcpserver_connections_closed_total{reason=\"refused\"}";
+    assert!(tcpserver_tests::wait_until(WAIT, || {
+        Scrape::take(admin).get(closed) == 1
+    }));
+    let samples = Scrape::take(admin);
+    let refused = "tcpserver_proxy_header_errors_total{reason=\"bad_header\"}";
+    assert_eq!(samples.get(refused), 1);
+    assert_eq!(
+        samples.get("tcpserver_http_requests_total{class=\"2xx\"}"),
+        1
     );
 }
 

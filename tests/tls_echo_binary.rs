@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
+use tcpserver_tests::admin::{Scrape, admin_addr};
 use tcpserver_tests::proc::{ServerProcess, example_path, listening_addrs};
 use tls_support::*;
 
@@ -350,7 +351,9 @@ fn workers_catching_sighup(server: &ServerProcess, n: usize) -> Vec<u32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_handshakes_are_logged_once_without_error_or_trace() {
     let mut command = Command::new(example_path("tls_echo"));
-    command.args(ARGS).env("RUST_LOG", "debug");
+    command
+        .args(args(&["--admin-address", "127.0.0.1:0"]))
+        .env("RUST_LOG", "debug");
     let mut server = ServerProcess::spawn_command(&mut command);
     assert!(
         server.wait_for_stderr("listening on", WAIT),
@@ -389,6 +392,24 @@ async fn failed_handshakes_are_logged_once_without_error_or_trace() {
         "{}",
         server.stderr()
     );
+    // The metrics say the same: four failed handshakes refused, one served.
+    let admin = admin_addr(&server);
+    let handshakes =
+        |result: &str| format!("tcpserver_tls_handshakes_total{{result=\"{result}\"}}");
+    let ended = |reason: &str| format!("tcpserver_connections_closed_total{{reason=\"{reason}\"}}");
+    assert!(tcpserver_tests::wait_until(WAIT, || {
+        Scrape::take(admin).get(&ended("peer_closed")) == 1
+    }));
+    let samples = Scrape::take(admin);
+    assert_eq!(samples.get(&handshakes("ok")), 1);
+    assert_eq!(samples.get(&handshakes("failed")), 4);
+    assert_eq!(samples.get(&handshakes("timeout")), 0);
+    assert_eq!(
+        samples.get("tcpserver_tls_handshake_duration_seconds_count"),
+        5
+    );
+    assert_eq!(samples.get(&ended("refused")), 4);
+    assert_eq!(samples.get("tcpserver_connections_accepted_total"), 5);
     stop(&mut server);
     eprintln!("{}", server.stderr());
 

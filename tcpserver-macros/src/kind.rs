@@ -19,6 +19,7 @@ const SERVER_GROUPS: &[Group] = &[
     Group::Server,
     Group::Tls,
     Group::Process,
+    Group::Admin,
     Group::Proxy,
     Group::Attribute,
 ];
@@ -29,6 +30,7 @@ const HTTP_SERVER_GROUPS: &[Group] = &[
     Group::Server,
     Group::Tls,
     Group::Process,
+    Group::Admin,
     Group::Proxy,
     Group::Attribute,
     Group::Http,

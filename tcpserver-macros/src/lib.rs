@@ -93,6 +93,7 @@ use kind::Kind;
 /// | `drain_delay` | duration: after SIGTERM, how long to keep accepting (reported not ready) before the shutdown, for rolling updates behind a load balancer | 0 | `--drain-delay` |
 /// | `runtime` | `"multi_thread"` or `"current_thread"` (`"multi-thread"` and `"current-thread"` too) | multi-thread with one process, current-thread in each forked worker (unless `worker_threads` is given) | `--runtime` |
 /// | `worker_threads` | integer, at least 1: threads of a multi-thread runtime | one per CPU | `--worker-threads` |
+/// | `admin_address` | string, `"IP:PORT"` (`"127.0.0.1:9100"`, `"[::1]:9100"`): serve `GET /livez`, `/readyz` and `/metrics` (Prometheus, the totals of every worker) there, apart from the application's port; see `tcpserver::metrics` | off | `--admin-address` |
 /// | `proxy_protocol` | `"v1"`, `"v2"` or `"any"`: require a PROXY protocol header from a load balancer on every connection; the handler's address is then the client's | off | `--proxy-protocol` |
 /// | `proxy_trusted` | array of networks, `["10.0.0.0/8", "::1/128"]`: who may send that header; others are closed | loopback and private networks | `--proxy-trusted` |
 /// | `proxy_timeout` | duration, above 0: how long a client has to send the whole header | 5 s | `--proxy-timeout` |
@@ -292,8 +293,8 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `port` (required), `address`, `family`, `backlog`, `reuse_port`, `processes`,
 /// `max_restarts`, `tls` / `tls(pem, cert, key, client_ca, alpn, sni)`, `max_buffer_size`,
 /// `read_chunk_size`, `max_connections`, `handshake_timeout`, `max_handshakes`,
-/// `shutdown_timeout`, `drain_delay`, `runtime`, `worker_threads`, `proxy_protocol`,
-/// `proxy_trusted`, `proxy_timeout`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
+/// `shutdown_timeout`, `drain_delay`, `runtime`, `worker_threads`, `admin_address`,
+/// `proxy_protocol`, `proxy_trusted`, `proxy_timeout`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
 /// Every key is optional except `port`, a key left out keeps the runtime's default, and
 /// every key can be overridden when the program starts with the flag in the last column.
 ///
@@ -316,6 +317,7 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `drain_delay` | duration | 0 | `--drain-delay` |
 /// | `runtime` | `"multi_thread"` or `"current_thread"` | multi-thread with one process, current-thread in each forked worker | `--runtime` |
 /// | `worker_threads` | integer, at least 1 | one per CPU | `--worker-threads` |
+/// | `admin_address` | string, `"IP:PORT"`: the admin listener (`/livez`, `/readyz`, `/metrics`) | off | `--admin-address` |
 /// | `proxy_protocol` | `"v1"`, `"v2"` or `"any"` | off | `--proxy-protocol` |
 /// | `proxy_trusted` | array of networks | loopback and private networks | `--proxy-trusted` |
 /// | `proxy_timeout` | duration, above 0 | 5 s | `--proxy-timeout` |

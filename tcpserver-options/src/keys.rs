@@ -86,6 +86,8 @@ pub enum Id {
     BodyTimeout,
     /// `max_body_size`
     MaxBodySize,
+    /// `admin_address`
+    AdminAddress,
 }
 
 /// The part of the server an option configures: one builder of the runtime each.
@@ -101,6 +103,8 @@ pub enum Group {
     Process,
     /// The PROXY protocol header in front of each connection.
     Proxy,
+    /// The admin listener: liveness, readiness and metrics for the operator.
+    Admin,
     /// Tornado's `HTTPServer` options (`#[http_server]` only).
     Http,
     /// The attribute itself (`crate`): no flag.
@@ -128,6 +132,8 @@ pub enum Kind {
     Bool,
     /// Free text, such as an address or host name.
     Text,
+    /// An IP address and a port: `127.0.0.1:9100`, `[::1]:9100`.
+    SocketAddress,
     /// A file path.
     File,
     /// One of a few words.
@@ -219,6 +225,7 @@ impl Key {
             (_, Kind::Bool) => "BOOL",
             (_, Kind::Text | Kind::Path | Kind::Section) => "TEXT",
             (_, Kind::File) => "FILE",
+            (_, Kind::SocketAddress) => "ADDR:PORT",
             (_, Kind::Choice(_)) => "WORD",
             (_, Kind::IpList) => "IP,IP",
             (_, Kind::Networks) => "CIDR",
@@ -617,6 +624,17 @@ pub static KEYS: &[Key] = &[
     )
     .unset("one thread per CPU")
     .aliases(&["threads", "core_threads"]),
+    row(
+        Id::AdminAddress,
+        "admin_address",
+        "admin-address",
+        Group::Admin,
+        Kind::SocketAddress,
+        r#"admin_address = "127.0.0.1:9100""#,
+        "Serve GET /livez, /readyz and /metrics (Prometheus) on this address, apart from the application's port",
+    )
+    .unset("off")
+    .aliases(&["admin", "admin_port", "metrics_address", "metrics", "health_address"]),
     row(
         Id::ProxyProtocol,
         "proxy_protocol",

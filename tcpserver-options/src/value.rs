@@ -2,7 +2,7 @@
 //! from Rust literals), checked against their [`Kind`], and shown back as text.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::keys::{Choice, Key, Kind, Zero};
@@ -19,7 +19,8 @@ pub enum Value {
     Duration(Option<Duration>),
     /// [`Kind::Bool`].
     Bool(bool),
-    /// [`Kind::Text`], [`Kind::File`] and [`Kind::Path`].
+    /// [`Kind::Text`], [`Kind::File`], [`Kind::Path`] and [`Kind::SocketAddress`] (written
+    /// back in its canonical form).
     Text(String),
     /// [`Kind::Choice`].
     Choice(&'static Choice),
@@ -134,6 +135,7 @@ impl Value {
             Kind::Text | Kind::Path | Kind::Section => Ok(Value::Text(text.to_owned())),
             Kind::File if text.trim().is_empty() => Err("expected a file path".to_owned()),
             Kind::File => Ok(Value::Text(text.to_owned())),
+            Kind::SocketAddress => parse_socket_address(text).map(|a| Value::Text(a.to_string())),
             Kind::Choice(choices) => choices
                 .iter()
                 .find(|c| c.matches(text))
@@ -253,6 +255,23 @@ pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
             format!("\"{text}\" is a network, not an address: list each proxy's address")
         } else {
             format!("\"{text}\" is not an IP address (IPv4 or IPv6, not a host name)")
+        }
+    })
+}
+
+/// An IP address and a port (`127.0.0.1:9100`, `[::1]:9100`).
+///
+/// # Errors
+///
+/// Says why `text` is not one.
+pub fn parse_socket_address(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    text.parse().map_err(|_| {
+        let expected = "expected an IP address and a port, such as 127.0.0.1:9100 or [::1]:9100";
+        if text.parse::<IpAddr>().is_ok() {
+            format!("\"{text}\" has no port: {expected}")
+        } else {
+            format!("\"{text}\" is not an address and port: {expected} (no host names)")
         }
     })
 }

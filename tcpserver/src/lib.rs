@@ -50,6 +50,7 @@ pub mod error;
 pub mod httpserver;
 pub mod iostream;
 pub mod launch;
+pub mod metrics;
 pub mod netutil;
 pub mod process;
 #[cfg(feature = "proxy")]

@@ -3,6 +3,7 @@
 //! and small blocking clients.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod logs;
 pub mod proc;
 

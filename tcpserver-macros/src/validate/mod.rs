@@ -331,6 +331,28 @@ mod tests {
     }
 
     #[test]
+    fn admin_address_is_an_ip_and_a_port() {
+        let config = build(quote!(port = 0, admin_address = "[::1]:9100")).unwrap();
+        assert_eq!(
+            value(&config, Id::AdminAddress),
+            Value::Text("[::1]:9100".into())
+        );
+        let e = error(quote!(port = 0, admin_address = "127.0.0.1"));
+        assert!(
+            e.contains("`admin_address`: \"127.0.0.1\" has no port"),
+            "{e}"
+        );
+        assert!(
+            e.contains(r#"write `admin_address = "127.0.0.1:9100"`"#),
+            "{e}"
+        );
+        let e = error(quote!(port = 0, admin_address = "localhost:9100"));
+        assert!(e.contains("no host names"), "{e}");
+        let e = error(quote!(port = 0, admin_address = 9100));
+        assert!(e.contains("`admin_address`"), "{e}");
+    }
+
+    #[test]
     fn missing_port() {
         assert!(error(quote!()).contains("`port` is missing"));
         assert!(error(quote!(address = "x")).contains("`port` is missing"));

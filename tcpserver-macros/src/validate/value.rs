@@ -95,6 +95,7 @@ pub(crate) fn read(key: &Key, expr: &Expr) -> syn::Result<Spanned<Value>> {
         Kind::Bool => Value::Bool(boolean(key, expr)?.value),
         Kind::Text => Value::Text(string(key, expr)?.value),
         Kind::File => Value::Text(file(key, expr)?.value),
+        Kind::SocketAddress => Value::Text(socket_address(key, expr)?.value),
         Kind::Choice(choices) => Value::Choice(choice(key, expr, choices)?.value),
         Kind::IpList => Value::IpList(ip_addresses(key, expr)?.value),
         Kind::Networks => Value::Networks(networks(key, expr)?),
@@ -223,6 +224,15 @@ pub(crate) fn file(key: &Key, expr: &Expr) -> syn::Result<Spanned<String>> {
         )));
     }
     Ok(path)
+}
+
+/// An IP address and port in a string.
+fn socket_address(key: &Key, expr: &Expr) -> syn::Result<Spanned<String>> {
+    let text = string(key, expr)?;
+    match option_value::parse_socket_address(&text.value) {
+        Ok(address) => Ok(Spanned::new(address.to_string(), expr)),
+        Err(e) => Err(text.error(format!("`{}`: {e}; write `{}`", key.name, key.example))),
+    }
 }
 
 /// `true` or `false`.

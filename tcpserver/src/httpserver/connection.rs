@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
@@ -26,6 +26,7 @@ use super::idle::{IdleClock, ResponseBody};
 use super::{Body, HttpOptions, Protocol, RequestContext, xheaders};
 use crate::error::Chain;
 use crate::iostream::IoStream;
+use crate::metrics;
 use crate::tcpserver::StreamHandler;
 
 /// After an error response, how long we keep reading (and discarding) what the client
@@ -171,6 +172,9 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
         if let Err(e) = result {
             log_connection_error(ip, &e);
             if e.is_parse() || e.is_parse_too_large() {
+                // hyper answered the malformed request itself: 431 for a head too large,
+                // 400 for the rest.
+                metrics::http_rejected(if e.is_parse_too_large() { 431 } else { 400 });
                 linger.store(true, Ordering::Relaxed);
             }
         }
@@ -253,6 +257,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         self.clock.request_started();
+        let started = metrics::enabled().then(Instant::now);
         let (mut head, incoming) = request.into_parts();
         let options = &self.config.options;
         let context = if options.xheaders {
@@ -261,13 +266,13 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
             self.context
         };
         if let Err(problem) = check_host(&head) {
-            return self.refuse(context.remote_ip, StatusCode::BAD_REQUEST, problem);
+            return self.refuse(context.remote_ip, StatusCode::BAD_REQUEST, problem, started);
         }
         let (body, watch) = if incoming.is_end_stream() {
             (Body::empty(), None)
         } else {
             if let Err(problem) = check_transfer_encoding(&head.headers) {
-                return self.refuse(context.remote_ip, StatusCode::BAD_REQUEST, problem);
+                return self.refuse(context.remote_ip, StatusCode::BAD_REQUEST, problem, started);
             }
             let gzip = options.decompress_request && take_gzip_encoding(&mut head.headers);
             let limits = BodyLimits::new(self.config.max_body_size, options.body_timeout);
@@ -293,17 +298,25 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
             watch,
             remote_ip: context.remote_ip,
             clock: Some(self.clock.clone()),
+            started,
         }
     }
 }
 
 impl<H> ConnectionService<H> {
-    fn refuse<F>(&self, ip: IpAddr, status: StatusCode, problem: &str) -> ResponseFuture<F> {
+    fn refuse<F>(
+        &self,
+        ip: IpAddr,
+        status: StatusCode,
+        problem: &str,
+        started: Option<Instant>,
+    ) -> ResponseFuture<F> {
         tracing::info!("Malformed HTTP message from {ip}: {problem}");
         self.linger.store(true, Ordering::Relaxed);
         ResponseFuture::Ready {
             status: Some(status),
             clock: Some(self.clock.clone()),
+            started,
         }
     }
 }
@@ -409,10 +422,13 @@ pin_project_lite::pin_project! {
             watch: Option<Watch>,
             remote_ip: IpAddr,
             clock: Option<Arc<IdleClock>>,
+            // When the request came, if the metrics count requests.
+            started: Option<Instant>,
         },
         Ready {
             status: Option<StatusCode>,
             clock: Option<Arc<IdleClock>>,
+            started: Option<Instant>,
         },
     }
 }
@@ -425,16 +441,21 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            ResponseProj::Ready { status, clock } => {
+            ResponseProj::Ready {
+                status,
+                clock,
+                started,
+            } => {
                 let status = status.take().expect("polled after completion");
                 let clock = clock.take().expect("polled after completion");
-                Poll::Ready(Ok(error_response(status, clock)))
+                Poll::Ready(Ok(counted(error_response(status, clock), *started)))
             }
             ResponseProj::Handler {
                 inner,
                 watch,
                 remote_ip,
                 clock,
+                started,
             } => {
                 let result = ready!(inner.poll(cx));
                 let clock = clock.take().expect("polled after completion");
@@ -445,26 +466,39 @@ where
                     return Poll::Ready(match failure {
                         Failure::TooLarge => {
                             watch.linger.store(true, Ordering::Relaxed);
-                            Ok(error_response(StatusCode::PAYLOAD_TOO_LARGE, clock))
+                            let response = error_response(StatusCode::PAYLOAD_TOO_LARGE, clock);
+                            Ok(counted(response, *started))
                         }
                         Failure::Malformed => {
                             watch.linger.store(true, Ordering::Relaxed);
-                            Ok(error_response(StatusCode::BAD_REQUEST, clock))
+                            Ok(counted(
+                                error_response(StatusCode::BAD_REQUEST, clock),
+                                *started,
+                            ))
                         }
                         Failure::Timeout => Err(Abort("body timeout")),
                         Failure::Closed => Err(Abort("connection closed while reading the body")),
                     });
                 }
-                Poll::Ready(Ok(match result {
+                let response = match result {
                     Ok(response) => response.map(|body| ResponseBody::handler(body, clock)),
                     Err(e) => {
                         tracing::error!("error in request handler for {remote_ip}: {}", Chain(&*e));
                         error_response(StatusCode::INTERNAL_SERVER_ERROR, clock)
                     }
-                }))
+                };
+                Poll::Ready(Ok(counted(response, *started)))
             }
         }
     }
+}
+
+/// Counts a response in the metrics, when they count.
+fn counted<B>(response: Response<B>, started: Option<Instant>) -> Response<B> {
+    if let Some(started) = started {
+        metrics::http_request(response.status().as_u16(), started.elapsed());
+    }
+    response
 }
 
 /// Ends a connection without a response (a body that timed out or was cut short).

@@ -38,6 +38,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, ToSocketAddrs, UnixStream};
 
 use crate::error::{Error, ErrorKind, Result, SharedIoError, is_reset_class};
+use crate::metrics;
 #[cfg(feature = "proxy")]
 use crate::proxy::ProxyHeader;
 #[cfg(feature = "tls")]
@@ -728,6 +729,7 @@ impl IoStream {
             Ok(())
         }
         .await;
+        metrics::add(metrics::SENT, data.len() as u64);
         res.map_err(|e| self.fail(e))
     }
 
@@ -885,8 +887,14 @@ impl IoStream {
                 self.read_eof = true;
                 Err(Error::closed(None))
             }
-            Ok(_) if self.buf.len() > self.options.max_buffer_size => Err(self.buffer_full()),
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                metrics::add(metrics::RECEIVED, n as u64);
+                if self.buf.len() > self.options.max_buffer_size {
+                    Err(self.buffer_full())
+                } else {
+                    Ok(n)
+                }
+            }
             Err(e) => Err(self.fail(e)),
         })
     }
@@ -903,7 +911,10 @@ impl IoStream {
                     self.read_eof = true;
                     Err(Error::closed(None))
                 }
-                Ok(()) => Ok(rb.filled().len()),
+                Ok(()) => {
+                    metrics::add(metrics::RECEIVED, rb.filled().len() as u64);
+                    Ok(rb.filled().len())
+                }
                 Err(e) => Err(self.fail(e)),
             },
         )
@@ -1030,9 +1041,11 @@ impl AsyncRead for IoStream {
         let before = out.filled().len();
         match ready!(Pin::new(&mut this.transport).poll_read(cx, out)) {
             Ok(()) => {
-                if out.filled().len() == before && out.remaining() > 0 {
+                let n = out.filled().len() - before;
+                if n == 0 && out.remaining() > 0 {
                     this.read_eof = true;
                 }
+                metrics::add(metrics::RECEIVED, n as u64);
                 Poll::Ready(Ok(()))
             }
             Err(e) => {
@@ -1054,9 +1067,8 @@ impl AsyncWrite for IoStream {
         if let Some(reason) = &this.closed {
             return Poll::Ready(Err(closed_io_error(reason)));
         }
-        Pin::new(&mut this.transport)
-            .poll_write(cx, buf)
-            .map_err(|e| this.fail_io(e))
+        let written = ready!(Pin::new(&mut this.transport).poll_write(cx, buf));
+        Poll::Ready(sent(written).map_err(|e| this.fail_io(e)))
     }
 
     fn poll_write_vectored(
@@ -1068,9 +1080,8 @@ impl AsyncWrite for IoStream {
         if let Some(reason) = &this.closed {
             return Poll::Ready(Err(closed_io_error(reason)));
         }
-        Pin::new(&mut this.transport)
-            .poll_write_vectored(cx, bufs)
-            .map_err(|e| this.fail_io(e))
+        let written = ready!(Pin::new(&mut this.transport).poll_write_vectored(cx, bufs));
+        Poll::Ready(sent(written).map_err(|e| this.fail_io(e)))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -1090,6 +1101,14 @@ impl AsyncWrite for IoStream {
             .poll_shutdown(cx)
             .map_err(|e| this.fail_io(e))
     }
+}
+
+/// Counts what a write through the tokio traits sent.
+fn sent(written: io::Result<usize>) -> io::Result<usize> {
+    if let Ok(n) = written {
+        metrics::add(metrics::SENT, n as u64);
+    }
+    written
 }
 
 impl IoStream {

@@ -5,7 +5,8 @@
 //! logging (`RUST_LOG`, default `info`, to stderr); bind the listening sockets, or take
 //! those a service manager passed (systemd socket activation: `LISTEN_FDS`, which win over
 //! the bind options, with a log line saying so), and log one `listening on ADDR` line for
-//! each; fork the workers when `processes != 1`; build one
+//! each; bind the admin listener if one is configured (`--admin-address`: health and
+//! metrics, see [`metrics`](crate::metrics)); fork the workers when `processes != 1`; build one
 //! tokio runtime per process, after the fork; serve; and on SIGTERM or SIGINT stop
 //! accepting, let connections finish for up to `shutdown_timeout`, and exit 0. A second
 //! signal exits at once. SIGHUP reloads the TLS certificate files (new connections get the
@@ -15,6 +16,7 @@
 //! failed: why`), and exits with status 1; a bad flag exits with status 2.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod cli;
 mod groups;
 #[cfg(feature = "http")]
@@ -37,7 +39,7 @@ use tcpserver_options::value::Value;
 use crate::error::Chain;
 use crate::netutil::{self, Listener};
 use crate::tcpserver::{Builder as ServerBuilder, StreamHandler, TcpServer};
-use groups::{Bind, OptionGroup, Process, Setting};
+use groups::{Admin, Bind, OptionGroup, Process, Setting};
 pub use groups::{DEFAULT_SHUTDOWN_TIMEOUT, RuntimeFlavor};
 #[cfg(feature = "tls")]
 use groups::{IDENTITY, TlsFiles};
@@ -55,7 +57,8 @@ pub use crate::process::DEFAULT_MAX_RESTARTS;
 /// `max_connections`, `handshake_timeout`, `max_handshakes`), TLS (`tls`,
 /// `tls_cert_key`, `tls_client_ca`, `tls_alpn`, `tls_sni`, `tls_sni_cert_key`), and
 /// processes (`processes`, `max_restarts`, `runtime`, `worker_threads`,
-/// `shutdown_timeout`), and the PROXY protocol (`proxy_protocol`, `proxy_trusted`,
+/// `shutdown_timeout`, `drain_delay`), the admin listener (`admin_address`: `/livez`,
+/// `/readyz`, `/metrics`), and the PROXY protocol (`proxy_protocol`, `proxy_trusted`,
 /// `proxy_timeout`).
 ///
 /// # Examples
@@ -98,6 +101,7 @@ pub struct Launcher {
     #[cfg(feature = "tls")]
     tls: TlsFiles,
     process: Process,
+    admin: Admin,
     #[cfg(feature = "proxy")]
     proxy: groups::Proxy,
     /// The HTTP options, for [`run_http`](Launcher::run_http) only.
@@ -119,6 +123,7 @@ impl Launcher {
             #[cfg(feature = "tls")]
             tls: TlsFiles::default(),
             process: Process::default(),
+            admin: Admin::default(),
             #[cfg(feature = "proxy")]
             proxy: groups::Proxy::default(),
             #[cfg(feature = "http")]
@@ -212,6 +217,7 @@ impl Launcher {
             #[cfg(feature = "tls")]
             Group::Tls => &self.tls,
             Group::Process => &self.process,
+            Group::Admin => &self.admin,
             #[cfg(feature = "proxy")]
             Group::Proxy => &self.proxy,
             #[cfg(feature = "http")]
@@ -230,6 +236,7 @@ impl Launcher {
             #[cfg(feature = "tls")]
             Group::Tls => &mut self.tls,
             Group::Process => &mut self.process,
+            Group::Admin => &mut self.admin,
             #[cfg(feature = "proxy")]
             Group::Proxy => &mut self.proxy,
             #[cfg(feature = "http")]
@@ -309,6 +316,7 @@ impl Launcher {
         for socket in &sockets {
             tracing::info!("listening on {}", socket.describe());
         }
+        let admin = self.admin_listener()?;
         let task_id = if forked {
             match self.process.supervise(notifier)? {
                 Ok(task_id) => Some(task_id),
@@ -317,6 +325,9 @@ impl Launcher {
         } else {
             None
         };
+        if let Some(id) = task_id {
+            crate::metrics::set_worker(id);
+        }
         let sockets = match per_worker_sockets {
             Some(port) => self
                 .bind
@@ -353,7 +364,27 @@ impl Launcher {
             Some(_) => Role::Worker,
             None => Role::Main(notifier),
         };
-        runtime.block_on(serve(server, sockets, &self.process, role))
+        runtime.block_on(serve(server, sockets, admin, &self.process, role))
+    }
+
+    /// Binds the admin listener, if one is configured, and turns counting on for every
+    /// process about to be forked.
+    fn admin_listener(&self) -> Result<Option<std::net::TcpListener>, StartupError> {
+        let Some(address) = self.admin.address()? else {
+            return Ok(None);
+        };
+        let listener = admin::bind(address)?;
+        let workers = match self.process.processes {
+            0 => crate::process::cpu_count(),
+            n => n,
+        };
+        crate::metrics::enable(workers)
+            .map_err(|e| io::Error::new(e.kind(), format!("metrics: shared memory: {e}")))?;
+        tracing::info!(
+            "admin listener on {}: GET /livez, /readyz, /metrics",
+            listener.local_addr()?
+        );
+        Ok(Some(listener))
     }
 }
 
@@ -425,13 +456,20 @@ enum Role {
 async fn serve(
     server: TcpServer,
     sockets: Vec<Listener>,
+    admin: Option<std::net::TcpListener>,
     process: &Process,
     role: Role,
 ) -> Result<ExitCode, StartupError> {
     // Installed before accepting, so that a SIGTERM right after start-up is graceful.
     let mut signals = StopSignals::install()?;
     let mut reload = ReloadSignal::install()?;
+    if let Some(admin) = admin {
+        // Answers until the runtime is dropped, at exit: probes see a live process
+        // through the drain and the shutdown.
+        tokio::spawn(admin::serve(admin));
+    }
     server.add_sockets(sockets)?;
+    crate::metrics::worker_ready(true);
     let mut watchdog = None;
     match role {
         Role::Main(notifier) => {
@@ -463,6 +501,8 @@ async fn serve(
     if let Role::Main(notifier) = role {
         notifier.stopping(&notifier.stop_status());
     }
+    // `/readyz` turns 503 now, in every process, whether draining or shutting down.
+    crate::metrics::draining();
     let drain = process.drain_delay;
     // SIGTERM is the orchestrator's stop, raced by the load balancer's update: drain
     // first. SIGINT is a person at a terminal: stop now.
@@ -494,6 +534,7 @@ async fn serve(
         server.connection_count(),
         format_duration(timeout)
     );
+    crate::metrics::worker_ready(false);
     let shutdown = server.shutdown(timeout);
     tokio::pin!(shutdown);
     loop {

@@ -443,6 +443,7 @@ impl Supervision {
             // Children that are not workers (a subprocess of the application) are ignored.
             if let Some(id) = self.children.remove(&pid) {
                 self.ready[id] = false;
+                crate::metrics::worker_exited(id);
                 self.worker_exited(id, pid, how);
                 self.readiness_changed();
             }
@@ -466,6 +467,7 @@ impl Supervision {
             self.begin_stop();
             return;
         }
+        crate::metrics::worker_restarted();
         let slot = &mut self.slots[id];
         let crashed_early = slot.started.is_some_and(|t| t.elapsed() < STABLE_UPTIME);
         slot.quick_crashes = if crashed_early {

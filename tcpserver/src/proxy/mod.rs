@@ -53,6 +53,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncRead;
 
+use crate::metrics;
 use header::{HeaderError, read_header};
 pub use header::{ProxyHeader, Ssl, Tlv};
 pub use network::{Network, NetworkParseError};
@@ -205,6 +206,7 @@ impl ProxyReader {
     ) -> Option<(ProxyHeader, Vec<u8>)> {
         let from = Peer(peer);
         if !self.config.trusts(peer) {
+            metrics::proxy_error(metrics::ProxyError::Untrusted);
             self.log.warn(format_args!(
                 "closing connection from {from}: not a trusted proxy (add its network with \
                  --proxy-trusted)"
@@ -222,12 +224,14 @@ impl ProxyReader {
                 None
             }
             Ok(Err(e)) => {
+                metrics::proxy_error(metrics::ProxyError::BadHeader);
                 self.log.info(format_args!(
                     "closing connection from {from}: bad PROXY header: {e}"
                 ));
                 None
             }
             Err(_elapsed) => {
+                metrics::proxy_error(metrics::ProxyError::Timeout);
                 self.log.info(format_args!(
                     "closing connection from {from}: no complete PROXY header within {}",
                     tcpserver_options::units::format_duration(self.config.timeout)

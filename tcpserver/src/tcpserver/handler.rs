@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 
 use crate::error::{Chain, Error, ErrorKind};
 use crate::iostream::IoStream;
+use crate::metrics::ConnectionEnd;
 
 /// Serves one connection (Tornado's `TCPServer.handle_stream`).
 ///
@@ -114,10 +115,11 @@ impl HandlerResult for () {
 impl<E: fmt::Display + Send + 'static> HandlerResult for Result<(), E> {
     fn into_failure(self) -> Option<HandlerFailure> {
         let err = self.err()?;
-        let severity = classify(&err);
+        let (severity, reason) = classify(&err);
         Some(HandlerFailure {
             message: describe(&err),
             severity,
+            reason,
         })
     }
 }
@@ -143,24 +145,26 @@ fn describe<E: fmt::Display + 'static>(err: &E) -> String {
     }
 }
 
-fn classify(err: &dyn Any) -> Severity {
+/// How bad the error is, and why the connection ended, for the metrics.
+fn classify(err: &dyn Any) -> (Severity, ConnectionEnd) {
     if let Some(e) = err.downcast_ref::<Error>() {
         if e.is_peer_gone() {
-            return Severity::PeerGone;
+            return (Severity::PeerGone, ConnectionEnd::PeerClosed);
         }
         return match e.kind() {
-            ErrorKind::UnsatisfiableRead | ErrorKind::BufferFull | ErrorKind::Timeout => {
-                Severity::BadPeer
+            ErrorKind::UnsatisfiableRead | ErrorKind::BufferFull => {
+                (Severity::BadPeer, ConnectionEnd::BufferFull)
             }
-            _ => Severity::Error,
+            ErrorKind::Timeout => (Severity::BadPeer, ConnectionEnd::Timeout),
+            _ => (Severity::Error, ConnectionEnd::HandlerError),
         };
     }
     if let Some(e) = err.downcast_ref::<std::io::Error>()
         && crate::error::is_reset_class(e)
     {
-        return Severity::PeerGone;
+        return (Severity::PeerGone, ConnectionEnd::PeerClosed);
     }
-    Severity::Error
+    (Severity::Error, ConnectionEnd::HandlerError)
 }
 
 /// How a connection's handler failed, for the log.
@@ -169,6 +173,7 @@ fn classify(err: &dyn Any) -> Severity {
 pub struct HandlerFailure {
     pub(crate) message: String,
     pub(crate) severity: Severity,
+    pub(crate) reason: ConnectionEnd,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::iostream::Transport;
 use crate::iostream::{IoStream, StreamOptions};
 pub use crate::iostream::{Requested, ShutdownSignal};
+use crate::metrics;
 use crate::netutil::{self, Family, Listener as StdListener};
 #[cfg(feature = "proxy")]
 use crate::proxy::{ProxyConfig, ProxyReader};
@@ -764,10 +765,14 @@ struct ConnectionGuard {
     shared: Arc<Shared>,
     id: u64,
     _permit: Option<OwnedSemaphorePermit>,
+    /// Why the connection ended, for the metrics: until the task says otherwise, the
+    /// shutdown deadline aborted it (or it ended before its handler: refused).
+    closed: metrics::ConnectionEnd,
 }
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
+        metrics::closed(self.closed);
         self.shared.connections.remove(self.id);
         if self.shared.accept_paused.load(Ordering::Acquire) {
             self.shared.connection_closed.notify_waiters();
@@ -788,14 +793,19 @@ fn spawn_connection<H: StreamHandler>(
     permit: Option<OwnedSemaphorePermit>,
 ) {
     let (id, shutdown) = shared.connections.register();
+    metrics::add(metrics::ACCEPTED, 1);
+    metrics::gauge_add(metrics::ACTIVE, 1);
     let guard = ConnectionGuard {
         shared: shared.clone(),
         id,
         _permit: permit,
+        closed: metrics::ConnectionEnd::Shutdown,
     };
     let options = shared.stream;
     let task = tokio::spawn(async move {
-        let guard = guard;
+        let mut guard = guard;
+        // Anything that ends the connection before its handler runs refused it.
+        guard.closed = metrics::ConnectionEnd::Refused;
         #[cfg_attr(not(feature = "proxy"), allow(unused_mut))]
         let Accepted {
             mut transport,
@@ -860,17 +870,22 @@ fn spawn_connection<H: StreamHandler>(
         let work = CatchUnwind {
             inner: AssertUnwindSafe(handler.handle_stream(stream, addr)),
         };
-        match work.await {
-            Ok(result) => {
-                if let Some(failure) = result.into_failure() {
+        // The deadline's abort drops the task in the middle of the handler: shutdown.
+        guard.closed = metrics::ConnectionEnd::Shutdown;
+        guard.closed = match work.await {
+            Ok(result) => match result.into_failure() {
+                Some(failure) => {
                     failure.log(addr);
+                    failure.reason
                 }
-            }
+                None => metrics::ConnectionEnd::HandlerReturned,
+            },
             Err(panic) => {
                 let message = panic_message(&*panic);
                 tracing::error!("connection handler for {addr} panicked: {message}");
+                metrics::ConnectionEnd::HandlerPanic
             }
-        }
+        };
         drop(guard);
     });
     shared.connections.attach(id, task.abort_handle());

@@ -21,6 +21,7 @@ use tokio_rustls::server::TlsStream;
 
 use super::{TlsConfig, TlsInfo};
 use crate::error::is_reset_class;
+use crate::metrics;
 
 /// Runs the handshakes of one server.
 #[derive(Debug)]
@@ -57,7 +58,15 @@ impl Handshaker {
         early: &[u8],
         peer: Option<SocketAddr>,
     ) -> Option<(TlsStream<IO>, TlsInfo)> {
-        match tokio::time::timeout(self.timeout, self.handshake(io, early)).await {
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(self.timeout, self.handshake(io, early)).await;
+        let result = match &outcome {
+            Ok(Ok(_)) => metrics::Handshake::Ok,
+            Ok(Err(_)) => metrics::Handshake::Failed,
+            Err(_) => metrics::Handshake::Timeout,
+        };
+        metrics::handshake(result, started.elapsed());
+        match outcome {
             Ok(Ok(done)) => Some(done),
             Ok(Err(err)) => {
                 log_failure(&err, Peer(peer));

@@ -3,6 +3,7 @@
 //! The option table (`tcpserver_options::keys`) names every option, its flag and how its
 //! value is written; a group owns the rest: its default, its setter, what a value does.
 
+mod admin;
 mod bind;
 #[cfg(feature = "http")]
 mod http;
@@ -16,6 +17,7 @@ mod tls;
 use tcpserver_options::keys::{Choice, Id, Kind, key};
 use tcpserver_options::value::Value;
 
+pub(crate) use admin::Admin;
 pub(crate) use bind::Bind;
 pub(crate) use process::Process;
 pub use process::{DEFAULT_SHUTDOWN_TIMEOUT, RuntimeFlavor};
