@@ -729,8 +729,13 @@ impl IoStream {
             Ok(())
         }
         .await;
-        metrics::add(metrics::SENT, data.len() as u64);
-        res.map_err(|e| self.fail(e))
+        match res {
+            Ok(()) => {
+                metrics::add(metrics::SENT, data.len() as u64);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
     }
 
     /// Closes the stream now: the socket is released, pending reads and writes are over.

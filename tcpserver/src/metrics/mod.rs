@@ -571,3 +571,106 @@ pub fn gauge(name: &str, help: &str) -> Gauge {
         app: register(name, help, Kind::Gauge),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one test of this binary that turns counting on (the region is per process):
+    /// readiness, application metrics and the scrape's text.
+    #[test]
+    fn readiness_application_metrics_and_the_scrape() {
+        assert_eq!(
+            readiness(),
+            Readiness::Starting {
+                ready: 0,
+                workers: 0
+            }
+        );
+        let before = counter("early_total", "Taken before counting was on.");
+        before.inc();
+        enable(2).unwrap();
+        let region = REGION.get().unwrap();
+        assert_eq!(
+            readiness(),
+            Readiness::Starting {
+                ready: 0,
+                workers: 2
+            }
+        );
+        worker_ready(true);
+        assert_eq!(
+            readiness(),
+            Readiness::Starting {
+                ready: 1,
+                workers: 2
+            }
+        );
+        region.words[SLOTS + SLOT_WORDS + READY].store(1, Ordering::Relaxed);
+        assert_eq!(readiness(), Readiness::Ready);
+        worker_exited(1);
+        assert_eq!(
+            readiness(),
+            Readiness::Starting {
+                ready: 1,
+                workers: 2
+            }
+        );
+
+        let lines = counter("lines_total", "Lines.\nEchoed \\ back.");
+        let again = counter("lines_total", "Lines.");
+        lines.add(3);
+        again.inc();
+        let queue = gauge("queue_depth", "Queued jobs.");
+        queue.set(7);
+        queue.add(-2);
+        // The other worker's part, as that worker would set it.
+        let app = register("queue_depth", "", Kind::Gauge).unwrap();
+        region.words[SLOTS + SLOT_WORDS + APP + app].store(4, Ordering::Relaxed);
+        worker_restarted();
+
+        let text = render().unwrap();
+        for line in [
+            "# TYPE lines_total counter",
+            "# HELP lines_total Lines.\\nEchoed \\\\ back.",
+            "lines_total 4",
+            "# TYPE queue_depth gauge",
+            "queue_depth{worker=\"0\"} 5",
+            "queue_depth{worker=\"1\"} 4",
+            "tcpserver_worker_restarts_total 1",
+            "tcpserver_worker_ready{worker=\"0\"} 1",
+            "tcpserver_worker_ready{worker=\"1\"} 0",
+            "tcpserver_draining 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} in:\n{text}");
+        }
+        assert!(!text.contains("early_total"), "{text}");
+        assert_eq!(text.matches("# TYPE lines_total").count(), 1);
+        // Every sample line is `name{labels} value`, with a number for the value.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+            assert!(valid_name(series.split('{').next().unwrap()), "{line}");
+        }
+
+        draining();
+        assert_eq!(readiness(), Readiness::Draining);
+        assert!(
+            render()
+                .unwrap()
+                .lines()
+                .any(|l| l == "tcpserver_draining 1")
+        );
+
+        // The table holds MAX_APP_METRICS names; past that a handle counts nothing.
+        let mut handles = Vec::new();
+        for i in 0..MAX_APP_METRICS {
+            handles.push(counter(&format!("filler_{i}_total"), ""));
+        }
+        assert!(handles.iter().filter(|h| h.app.is_none()).count() >= 2);
+        assert!(
+            std::panic::catch_unwind(|| counter("2bad", "")).is_err(),
+            "a name starting with a digit"
+        );
+    }
+}
