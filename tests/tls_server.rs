@@ -544,8 +544,8 @@ async fn wait_until(condition: impl Fn() -> bool) {
     }
 }
 
-/// A graceful shutdown ends handshakes in progress at once (such a client has nothing in
-/// flight) instead of waiting for their deadline.
+/// A graceful shutdown gives handshakes in progress a one-second grace, then ends them,
+/// instead of waiting for their deadline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_handshakes_in_progress() {
     let (server, addr, mut reports) = start(tls(server_pem())).await;

@@ -91,6 +91,8 @@ use kind::Kind;
 /// | `max_handshakes` | integer: TLS handshakes in progress at once per process; 0 means no cap | 256 | `--max-handshakes` |
 /// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"30s"`, `"2m"`) | 30 s | `--shutdown-timeout` |
 /// | `drain_delay` | duration: after SIGTERM, how long to keep accepting (reported not ready) before the shutdown, for rolling updates behind a load balancer | 0 | `--drain-delay` |
+/// | `upgrade_timeout` | duration, above 0: on SIGUSR2 (upgrade to the binary at the same path, sockets handed over), how long the new binary has to serve before it is killed and this one serves on | 30 s | `--upgrade-timeout` |
+/// | `pid_file` | string, a path: write the main process's pid there once it serves; kept current across upgrades, removed at exit | none | `--pid-file` |
 /// | `runtime` | `"multi_thread"` or `"current_thread"` (`"multi-thread"` and `"current-thread"` too) | multi-thread with one process, current-thread in each forked worker (unless `worker_threads` is given) | `--runtime` |
 /// | `worker_threads` | integer, at least 1: threads of a multi-thread runtime | one per CPU | `--worker-threads` |
 /// | `admin_address` | string, `"IP:PORT"` (`"127.0.0.1:9100"`, `"[::1]:9100"`): serve `GET /livez`, `/readyz` and `/metrics` (Prometheus, the totals of every worker) there, apart from the application's port; see `tcpserver::metrics` | off | `--admin-address` |
@@ -293,7 +295,8 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `port` (required), `address`, `family`, `backlog`, `reuse_port`, `processes`,
 /// `max_restarts`, `tls` / `tls(pem, cert, key, client_ca, alpn, sni)`, `max_buffer_size`,
 /// `read_chunk_size`, `max_connections`, `handshake_timeout`, `max_handshakes`,
-/// `shutdown_timeout`, `drain_delay`, `runtime`, `worker_threads`, `admin_address`,
+/// `shutdown_timeout`, `drain_delay`, `upgrade_timeout`, `pid_file`, `runtime`,
+/// `worker_threads`, `admin_address`,
 /// `proxy_protocol`, `proxy_trusted`, `proxy_timeout`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
 /// Every key is optional except `port`, a key left out keeps the runtime's default, and
 /// every key can be overridden when the program starts with the flag in the last column.
@@ -315,6 +318,8 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `max_handshakes` | integer; 0 means no cap | 256 | `--max-handshakes` |
 /// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"2m"`) | 30 s | `--shutdown-timeout` |
 /// | `drain_delay` | duration | 0 | `--drain-delay` |
+/// | `upgrade_timeout` | duration, above 0 | 30 s | `--upgrade-timeout` |
+/// | `pid_file` | string, a path | none | `--pid-file` |
 /// | `runtime` | `"multi_thread"` or `"current_thread"` | multi-thread with one process, current-thread in each forked worker | `--runtime` |
 /// | `worker_threads` | integer, at least 1 | one per CPU | `--worker-threads` |
 /// | `admin_address` | string, `"IP:PORT"`: the admin listener (`/livez`, `/readyz`, `/metrics`) | off | `--admin-address` |

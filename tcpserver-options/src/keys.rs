@@ -54,6 +54,10 @@ pub enum Id {
     ShutdownTimeout,
     /// `drain_delay`
     DrainDelay,
+    /// `upgrade_timeout`
+    UpgradeTimeout,
+    /// `pid_file`
+    PidFile,
     /// `runtime`
     Runtime,
     /// `worker_threads`
@@ -598,6 +602,29 @@ pub static KEYS: &[Key] = &[
         "On SIGTERM, how long to keep accepting, reported not ready, before the shutdown (rolling updates)",
     )
     .aliases(&["drain", "drain_timeout", "pre_stop_delay"]),
+    row(
+        Id::UpgradeTimeout,
+        "upgrade_timeout",
+        "upgrade-timeout",
+        Group::Process,
+        Kind::Duration(Zero::Refused(
+            "the new binary needs some time to start",
+        )),
+        r#"upgrade_timeout = "30s""#,
+        "On SIGUSR2 (upgrade), how long the new binary has to serve before it is killed and the old one serves on",
+    )
+    .aliases(&["upgrade_deadline", "ready_timeout", "startup_timeout"]),
+    row(
+        Id::PidFile,
+        "pid_file",
+        "pid-file",
+        Group::Process,
+        Kind::File,
+        r#"pid_file = "/run/app.pid""#,
+        "Write the main process's pid here once it serves (kept current across upgrades)",
+    )
+    .unset("none")
+    .aliases(&["pidfile", "pid"]),
     row(
         Id::Runtime,
         "runtime",

@@ -12,6 +12,18 @@
 //! signal exits at once. SIGHUP reloads the TLS certificate files (new connections get the
 //! new certificates; a broken file is logged and the old certificates stay).
 //!
+//! SIGUSR2 upgrades the binary in place (nginx's convention): the main process starts the
+//! binary at the path it was started from (so a file replaced there is the new version),
+//! with the same arguments, handing it every listening socket (the admin listener's too)
+//! as socket activation does. The new process binds nothing, forks its workers, and says
+//! when it serves; only then does the old one stop accepting, let its connections finish
+//! within `shutdown_timeout` (no drain delay: the new process already accepts), and exit
+//! 0. No listening socket is ever closed, so no client is refused. A new binary that exits
+//! or does not serve within `upgrade_timeout` (default 30 s) is killed, and the old one
+//! serves on; a SIGUSR2 during an upgrade is ignored with a log line. With `pid_file`, the
+//! file names the process that serves. Under systemd, the old process sends `MAINPID=`
+//! with the new pid.
+//!
 //! A start-up failure prints one line, the error and its causes (`NAME: error: what
 //! failed: why`), and exits with status 1; a bad flag exits with status 2.
 #![forbid(unsafe_code)]
@@ -24,12 +36,16 @@ mod http;
 mod logging;
 mod notify;
 mod signals;
+mod upgrade;
 
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::Duration;
 
 use tcpserver_options::keys::{self, Group, Id, Key};
 use tcpserver_options::rules::{self, Style};
@@ -38,13 +54,15 @@ use tcpserver_options::value::Value;
 
 use crate::error::Chain;
 use crate::netutil::{self, Listener};
+use crate::process::upgrade::{Progress, Successor, UpgradeSpec};
 use crate::tcpserver::{Builder as ServerBuilder, StreamHandler, TcpServer};
 use groups::{Admin, Bind, OptionGroup, Process, Setting};
-pub use groups::{DEFAULT_SHUTDOWN_TIMEOUT, RuntimeFlavor};
+pub use groups::{DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_UPGRADE_TIMEOUT, RuntimeFlavor};
 #[cfg(feature = "tls")]
 use groups::{IDENTITY, TlsFiles};
 use notify::Notifier;
-use signals::{ReloadSignal, StopSignals};
+use signals::{Request, StopSignals};
+use upgrade::Socket;
 
 pub use crate::process::DEFAULT_MAX_RESTARTS;
 
@@ -94,6 +112,10 @@ pub struct Launcher {
     name: String,
     about: String,
     args: Option<Vec<OsString>>,
+    /// The arguments this process runs with, for an upgrade to start the new binary with.
+    argv: Vec<OsString>,
+    /// The binary's path, for an upgrade.
+    program: Option<PathBuf>,
     /// The options given on the command line, for the log lines that say what wins.
     flags_given: Vec<Id>,
     bind: Bind,
@@ -117,6 +139,8 @@ impl Launcher {
             name: default_program_name(),
             about: String::new(),
             args: None,
+            argv: Vec::new(),
+            program: None,
             flags_given: Vec::new(),
             bind: Bind::new(port),
             server: ServerBuilder::default(),
@@ -170,6 +194,8 @@ impl Launcher {
             .args
             .take()
             .unwrap_or_else(|| std::env::args_os().collect());
+        self.argv.clone_from(&args);
+        self.program = program_path();
         match self.apply_args(args) {
             Ok(()) => {}
             Err(cli::Exit::Help(text)) => {
@@ -182,13 +208,17 @@ impl Launcher {
             }
         }
         logging::init();
-        match self.launch(make) {
+        let exit = match self.launch(make) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("{}: error: {e}", self.name);
                 ExitCode::from(1)
             }
+        };
+        if crate::process::task_id().is_none() {
+            upgrade::remove_pid_file();
         }
+        exit
     }
 
     /// True for [`run_http`](Launcher::run_http): the HTTP options have flags too.
@@ -310,33 +340,48 @@ impl Launcher {
         // every worker starts from the same files.
         #[cfg(feature = "tls")]
         let tls = self.tls.load()?;
-        let forked = self.process.forks();
+        let predecessor = upgrade::init(self.process.pid_file.as_deref());
+        let workers = self.process.forks().then(|| self.workers());
         let notifier = Notifier::from_env(self.process.drain_delay);
-        let (sockets, per_worker_sockets) = self.listening_sockets()?;
-        for socket in &sockets {
-            tracing::info!("listening on {}", socket.describe());
+        let (sockets, inherited_admin) = self.listening_sockets(workers, predecessor)?;
+        // `SO_REUSEPORT` workers' sockets share their addresses: the first worker's say them.
+        for socket in sockets.iter().filter(|s| s.worker.is_none_or(|w| w == 0)) {
+            tracing::info!("listening on {}", socket.listener.describe());
         }
-        let admin = self.admin_listener()?;
-        let task_id = if forked {
-            match self.process.supervise(notifier)? {
-                Ok(task_id) => Some(task_id),
+        let admin = self.admin_listener(inherited_admin)?;
+        let upgrade = upgrade::spec(
+            self.program.as_deref(),
+            &self.argv,
+            &sockets,
+            admin.as_ref(),
+            self.process.upgrade_timeout,
+        )?;
+        // The supervisor closes its copies of the sockets when it stops the workers; each
+        // worker takes them from its own copy of this cell.
+        let held = Rc::new(RefCell::new(sockets));
+        let (task_id, upgrade) = if workers.is_some() {
+            let close = Rc::clone(&held);
+            match self
+                .process
+                .supervise(notifier, upgrade, move || drop(close.take()))?
+            {
+                Ok(task_id) => (Some(task_id), None),
                 Err(exit) => return Ok(exit),
             }
         } else {
-            None
+            (None, upgrade)
         };
+        let sockets = held.take();
         if let Some(id) = task_id {
             crate::metrics::set_worker(id);
+            upgrade::forget_predecessor();
         }
-        let sockets = match per_worker_sockets {
-            Some(port) => self
-                .bind
-                .bind_reuse_port(port)?
-                .into_iter()
-                .map(Listener::Tcp)
-                .collect(),
-            None => sockets,
-        };
+        // A worker keeps the shared sockets and its own `SO_REUSEPORT` ones.
+        let sockets: Vec<Listener> = sockets
+            .into_iter()
+            .filter(|s| s.served_by(task_id))
+            .map(|s| s.listener)
+            .collect();
         #[cfg_attr(not(any(feature = "tls", feature = "proxy")), allow(unused_mut))]
         let mut server = self.server.clone();
         #[cfg(feature = "proxy")]
@@ -364,21 +409,31 @@ impl Launcher {
             Some(_) => Role::Worker,
             None => Role::Main(notifier),
         };
-        runtime.block_on(serve(server, sockets, admin, &self.process, role))
+        runtime.block_on(serve(server, sockets, admin, &self.process, role, upgrade))
     }
 
-    /// Binds the admin listener, if one is configured, and turns counting on for every
-    /// process about to be forked.
-    fn admin_listener(&self) -> Result<Option<std::net::TcpListener>, StartupError> {
+    /// How many workers a forking server runs.
+    fn workers(&self) -> usize {
+        match self.process.processes {
+            0 => crate::process::cpu_count(),
+            n => n,
+        }
+    }
+
+    /// Binds the admin listener, if one is configured (or takes the one handed over), and
+    /// turns counting on for every process about to be forked.
+    fn admin_listener(
+        &self,
+        inherited: Option<std::net::TcpListener>,
+    ) -> Result<Option<std::net::TcpListener>, StartupError> {
         let Some(address) = self.admin.address()? else {
             return Ok(None);
         };
-        let listener = admin::bind(address)?;
-        let workers = match self.process.processes {
-            0 => crate::process::cpu_count(),
-            n => n,
+        let listener = match inherited {
+            Some(listener) => listener,
+            None => admin::bind(address)?,
         };
-        crate::metrics::enable(workers)
+        crate::metrics::enable(self.workers())
             .map_err(|e| io::Error::new(e.kind(), format!("metrics: shared memory: {e}")))?;
         tracing::info!(
             "admin listener on {}: GET /livez, /readyz, /metrics",
@@ -389,13 +444,34 @@ impl Launcher {
 }
 
 impl Launcher {
-    /// The sockets to serve, before any fork: those a service manager handed over
-    /// (`LISTEN_FDS`), which win over the bind options, or the bound ones. With several
-    /// processes and `reuse_port`, each worker binds its own socket on the port returned
-    /// (the ones returned here only hold it).
-    fn listening_sockets(&self) -> io::Result<(Vec<Listener>, Option<u16>)> {
+    /// The sockets to serve, before any fork: those a service manager or the previous
+    /// process of an upgrade handed over (`LISTEN_FDS`), which win over the bind options,
+    /// or the bound ones. With several workers and `reuse_port`, each worker gets its own
+    /// socket, bound here so that its queue outlives the worker's restarts. Also returns
+    /// the admin listener, if one was handed over.
+    fn listening_sockets(
+        &self,
+        workers: Option<usize>,
+        predecessor: Option<u32>,
+    ) -> io::Result<(Vec<Socket>, Option<std::net::TcpListener>)> {
         let inherited = netutil::inherited_sockets()?;
         if !inherited.is_empty() {
+            let wants_admin = matches!(self.admin.address(), Ok(Some(_)));
+            let mut admin = None;
+            let mut sockets = Vec::with_capacity(inherited.len());
+            for socket in inherited {
+                match socket.listener {
+                    Listener::Tcp(listener)
+                        if wants_admin
+                            && admin.is_none()
+                            && socket.name == upgrade::ADMIN_SOCKET =>
+                    {
+                        admin = Some(listener);
+                    }
+                    listener => sockets.push(Socket::shared(listener, &socket.name)),
+                }
+            }
+            upgrade::assign_workers(&mut sockets, workers);
             let given: Vec<String> = [
                 Id::Port,
                 Id::Address,
@@ -407,31 +483,56 @@ impl Launcher {
             .filter(|id| self.flags_given.contains(id))
             .map(|id| format!("--{}", keys::key(id).flag.unwrap_or_default()))
             .collect();
-            let ignored = if given.is_empty() {
+            // An upgrade's new process runs with the old one's arguments: nothing to say.
+            let ignored = if given.is_empty() || predecessor.is_some() {
                 String::new()
             } else {
                 format!("; ignoring {}", given.join(", "))
             };
-            tracing::info!(
-                "serving the {} socket(s) the service manager passed (LISTEN_FDS){ignored}",
-                inherited.len()
-            );
-            return Ok((inherited.into_iter().map(|s| s.listener).collect(), None));
+            let from = match predecessor {
+                Some(pid) => format!("the previous process (pid {pid}) handed over"),
+                None => "the service manager passed (LISTEN_FDS)".to_owned(),
+            };
+            tracing::info!("serving the {} socket(s) {from}{ignored}", sockets.len());
+            return Ok((sockets, admin));
         }
-        if self.process.forks() && self.bind.reuse_port {
-            let reserved = self.bind.reserve_reuse_port()?;
-            let port = reserved.first().map_or(self.bind.port, |s| {
-                s.local_addr().map_or(self.bind.port, |a| a.port())
-            });
-            return Ok((
-                reserved.into_iter().map(Listener::Tcp).collect(),
-                Some(port),
-            ));
+        if let (Some(workers), true) = (workers, self.bind.reuse_port) {
+            let mut sockets = Vec::new();
+            let mut port = self.bind.port;
+            for worker in 0..workers {
+                let bound = self.bind.bind_reuse_port(port)?;
+                // Port 0: every worker's sockets take the port the first one got.
+                if let Some(Ok(address)) = bound.first().map(std::net::TcpListener::local_addr) {
+                    port = address.port();
+                }
+                sockets.extend(
+                    bound
+                        .into_iter()
+                        .map(|l| Socket::of_worker(Listener::Tcp(l), worker)),
+                );
+            }
+            return Ok((sockets, None));
         }
         Ok((
-            self.bind.bind()?.into_iter().map(Listener::Tcp).collect(),
+            self.bind
+                .bind()?
+                .into_iter()
+                .map(|l| Socket::shared(Listener::Tcp(l), upgrade::LISTEN_SOCKET))
+                .collect(),
             None,
         ))
+    }
+}
+
+/// The path this binary was started from, for an upgrade to start the file found there
+/// then: `argv[0]` when it names a path (a symbolic link switched to a new release is
+/// followed), else the executable the kernel ran.
+fn program_path() -> Option<PathBuf> {
+    let argv0 = PathBuf::from(std::env::args_os().next()?);
+    if argv0.components().count() > 1 {
+        std::path::absolute(argv0).ok()
+    } else {
+        std::env::current_exe().ok()
     }
 }
 
@@ -453,21 +554,33 @@ enum Role {
     Worker,
 }
 
+/// Why serving ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Signal(signals::StopSignal),
+    /// A new binary serves the sockets now (an upgrade).
+    HandedOver,
+}
+
 async fn serve(
     server: TcpServer,
     sockets: Vec<Listener>,
     admin: Option<std::net::TcpListener>,
     process: &Process,
     role: Role,
+    upgrade: Option<UpgradeSpec>,
 ) -> Result<ExitCode, StartupError> {
     // Installed before accepting, so that a SIGTERM right after start-up is graceful.
     let mut signals = StopSignals::install()?;
-    let mut reload = ReloadSignal::install()?;
-    if let Some(admin) = admin {
-        // Answers until the runtime is dropped, at exit: probes see a live process
-        // through the drain and the shutdown.
-        tokio::spawn(admin::serve(admin));
-    }
+    let mut reload = Request::reload()?;
+    // A worker ignores SIGUSR2 (its supervisor upgrades); the only process handles it.
+    let mut upgrades = match role {
+        Role::Main(_) => Some(Request::upgrade()?),
+        Role::Worker => None,
+    };
+    // Answers until the runtime is dropped, at exit: probes see a live process through the
+    // drain and the shutdown. After a hand-over it stops at once: the new process answers.
+    let admin = admin.map(|admin| tokio::spawn(admin::serve(admin)));
     server.add_sockets(sockets)?;
     crate::metrics::worker_ready(true);
     let mut watchdog = None;
@@ -478,17 +591,37 @@ async fn serve(
         }
         Role::Worker => crate::process::report_ready(),
     }
-    let signal = loop {
+    let mut successor: Option<Successor> = None;
+    let stop = loop {
         tokio::select! {
-            signal = signals.recv() => break signal,
+            signal = signals.recv() => break Stop::Signal(signal),
             () = reload.recv() => {
                 if let Role::Main(notifier) = role {
-                    notifier.reloading();
+                    notifier.reloading("reloading TLS certificates");
                 }
                 reload_tls(&server).await;
                 match role {
                     Role::Main(notifier) => notifier.ready("serving, certificates reloaded"),
                     Role::Worker => crate::process::report_reloaded(),
+                }
+            }
+            () = next_request(&mut upgrades) => {
+                if let Role::Main(notifier) = role {
+                    start_upgrade(upgrade.as_ref(), &mut successor, notifier);
+                }
+            }
+            progress = follow(&mut successor) => {
+                let Role::Main(notifier) = role else { continue };
+                match progress {
+                    (pid, Progress::Ready) => {
+                        notifier.handed_over(pid);
+                        break Stop::HandedOver;
+                    }
+                    (_, Progress::Failed(why)) => {
+                        tracing::error!("upgrade failed: {why}; still serving");
+                        notifier.upgrade_failed();
+                    }
+                    (_, Progress::Waiting) => {}
                 }
             }
             _ = tick(&mut watchdog) => {
@@ -497,6 +630,38 @@ async fn serve(
                 }
             }
         }
+    };
+    // No more upgrades: the copies of the sockets go, so that new clients are refused once
+    // the server stops accepting rather than queued where nobody accepts them.
+    drop(upgrade);
+    if let Some(successor) = successor.take() {
+        tracing::warn!(
+            "stopping during an upgrade: asking the new process (pid {}) to stop too",
+            successor.pid()
+        );
+        successor.stop();
+    }
+    // A worker's supervisor says, before its SIGTERM, whether a new binary took over.
+    let stop = match stop {
+        Stop::Signal(_) if matches!(role, Role::Worker) && crate::process::handed_over() => {
+            Stop::HandedOver
+        }
+        stop => stop,
+    };
+    let timeout = process.shutdown_timeout;
+    if stop == Stop::HandedOver {
+        if let Some(admin) = &admin {
+            admin.abort();
+        }
+        tracing::info!(
+            "the new process serves; shutting down (in-flight connections: {}, timeout {})",
+            server.connection_count(),
+            format_duration(timeout)
+        );
+        return Ok(finish(&server, &mut signals, timeout).await);
+    }
+    let Stop::Signal(signal) = stop else {
+        unreachable!("a hand-over returned above")
     };
     if let Role::Main(notifier) = role {
         notifier.stopping(&notifier.stop_status());
@@ -523,7 +688,6 @@ async fn serve(
             }
         }
     }
-    let timeout = process.shutdown_timeout;
     let why = if drains {
         "drain over".to_owned()
     } else {
@@ -534,6 +698,11 @@ async fn serve(
         server.connection_count(),
         format_duration(timeout)
     );
+    Ok(finish(&server, &mut signals, timeout).await)
+}
+
+/// The graceful shutdown: stop accepting, let connections finish within `timeout`.
+async fn finish(server: &TcpServer, signals: &mut StopSignals, timeout: Duration) -> ExitCode {
     crate::metrics::worker_ready(false);
     let shutdown = server.shutdown(timeout);
     tokio::pin!(shutdown);
@@ -543,10 +712,71 @@ async fn serve(
                 if clean {
                     tracing::info!("shutdown complete");
                 }
-                return Ok(ExitCode::SUCCESS);
+                return ExitCode::SUCCESS;
             }
             again = signals.recv() => exit_on_second_interrupt(again),
         }
+    }
+}
+
+/// SIGUSR2 in the only process: starts the new binary, unless an upgrade is under way.
+fn start_upgrade(
+    spec: Option<&UpgradeSpec>,
+    successor: &mut Option<Successor>,
+    notifier: Notifier,
+) {
+    let Some(spec) = spec else {
+        tracing::warn!("received SIGUSR2, but this binary's path is unknown; not upgrading");
+        return;
+    };
+    if let Some(running) = successor {
+        tracing::warn!(
+            "received SIGUSR2 during an upgrade (new process pid {}); ignoring it",
+            running.pid()
+        );
+        return;
+    }
+    match spec.start() {
+        Ok(started) => {
+            tracing::info!(
+                "received SIGUSR2; upgrading: started {} (pid {}) with the listening sockets, waiting for it to serve",
+                spec.program.display(),
+                started.pid()
+            );
+            notifier.upgrading(started.pid());
+            *successor = Some(started);
+        }
+        Err(e) => {
+            tracing::error!("upgrade failed: {e}; still serving");
+            notifier.upgrade_failed();
+        }
+    }
+}
+
+/// The next change in an upgrade in progress (checked every 50 ms: an upgrade is rare and
+/// short, and the check is a read and a `waitpid`), or never. The upgrade is over when this
+/// returns anything but `Waiting`.
+async fn follow(successor: &mut Option<Successor>) -> (u32, Progress) {
+    let Some(running) = successor.as_mut() else {
+        return std::future::pending().await;
+    };
+    let progress = loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let progress = running.check();
+        if progress != Progress::Waiting {
+            break progress;
+        }
+    };
+    let pid = running.pid();
+    *successor = None;
+    (pid, progress)
+}
+
+/// The next signal of `request`, or never.
+async fn next_request(request: &mut Option<Request>) {
+    match request {
+        Some(request) => request.recv().await,
+        None => std::future::pending().await,
     }
 }
 

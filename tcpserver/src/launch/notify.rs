@@ -2,7 +2,10 @@
 //! `sd-notify` crate): `READY=1` once every process accepts, `RELOADING=1` with
 //! `MONOTONIC_USEC=` on SIGHUP and `READY=1` after the reload (systemd's
 //! `Type=notify-reload`), `STOPPING=1` when a stop begins, `STATUS=` lines on the way, and
-//! `WATCHDOG=1` at half of `WATCHDOG_USEC` while every worker is up.
+//! `WATCHDOG=1` at half of `WATCHDOG_USEC` while every worker is up. An upgrade (SIGUSR2)
+//! is a reload too: `RELOADING=1` when the new binary starts, then `MAINPID=` its pid with
+//! `READY=1` once it serves (it is the main process from then on), or `READY=1` alone if it
+//! failed.
 //!
 //! Only the main process speaks (systemd's default `NotifyAccess=main`): with workers,
 //! the supervisor speaks for them. Without `NOTIFY_SOCKET` nothing is sent.
@@ -63,7 +66,13 @@ impl Notifier {
         }
     }
 
+    /// The main process serves: the pid file is written, and the first time, in a process
+    /// an upgrade started, the old process is told instead of the service manager (it
+    /// then sends `MAINPID=` with `READY=1` for this one).
     pub(crate) fn ready(&self, status: &str) {
+        if super::upgrade::announce_ready() {
+            return;
+        }
         self.send(&[NotifyState::Ready, NotifyState::Status(status)]);
     }
 
@@ -71,18 +80,36 @@ impl Notifier {
         self.send(&[NotifyState::Status(status)]);
     }
 
-    pub(crate) fn reloading(&self) {
+    pub(crate) fn reloading(&self, status: &str) {
         if !self.enabled {
             return;
         }
         match NotifyState::monotonic_usec_now() {
-            Ok(now) => self.send(&[
-                NotifyState::Reloading,
-                now,
-                NotifyState::Status("reloading TLS certificates"),
-            ]),
+            Ok(now) => self.send(&[NotifyState::Reloading, now, NotifyState::Status(status)]),
             Err(e) => tracing::debug!("cannot read the monotonic clock: {e}"),
         }
+    }
+
+    /// SIGUSR2 started the new binary `pid`.
+    pub(crate) fn upgrading(&self, pid: u32) {
+        self.reloading(&format!("upgrading: new process (pid {pid}) starting"));
+    }
+
+    /// The new binary `pid` serves: it is the main process now.
+    pub(crate) fn handed_over(&self, pid: u32) {
+        self.send(&[
+            NotifyState::MainPid(pid),
+            NotifyState::Ready,
+            NotifyState::Status(&format!("serving (pid {pid}, upgraded)")),
+        ]);
+    }
+
+    /// The new binary failed: this process serves on.
+    pub(crate) fn upgrade_failed(&self) {
+        self.send(&[
+            NotifyState::Ready,
+            NotifyState::Status("serving; the upgrade failed (see the log)"),
+        ]);
     }
 
     pub(crate) fn stopping(&self, status: &str) {
@@ -100,10 +127,13 @@ impl Notifier {
             Lifecycle::Degraded { ready, workers } => self.status(&format!(
                 "{ready} of {workers} worker(s) serving, restarting the others"
             )),
-            Lifecycle::Reloading => self.reloading(),
+            Lifecycle::Reloading => self.reloading("reloading TLS certificates"),
             Lifecycle::Reloaded => self.ready("serving, certificates reloaded"),
             Lifecycle::Stopping => self.stopping(&self.stop_status()),
             Lifecycle::Watchdog => self.watchdog(),
+            Lifecycle::Upgrading { pid } => self.upgrading(pid),
+            Lifecycle::HandedOver { pid } => self.handed_over(pid),
+            Lifecycle::UpgradeFailed => self.upgrade_failed(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Signals of a server process (inside its runtime): SIGTERM and SIGINT stop it, SIGHUP
-//! reloads its TLS certificates.
+//! reloads its TLS certificates, SIGUSR2 upgrades it.
 
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -53,19 +53,26 @@ impl StopSignals {
     }
 }
 
-/// Listens for SIGHUP from the moment it is created. Once installed, SIGHUP no longer
-/// terminates the process, with or without TLS.
-pub(crate) struct ReloadSignal(tokio::signal::unix::Signal);
+/// Listens for one signal that asks for something other than a stop, from the moment it
+/// is created: SIGHUP (reload the TLS certificates) or SIGUSR2 (upgrade). Once installed,
+/// the signal no longer terminates the process.
+pub(crate) struct Request(tokio::signal::unix::Signal);
 
-impl ReloadSignal {
-    pub(crate) fn install() -> std::io::Result<Self> {
-        Ok(ReloadSignal(signal(SignalKind::hangup())?))
+impl Request {
+    /// SIGHUP.
+    pub(crate) fn reload() -> std::io::Result<Self> {
+        Ok(Request(signal(SignalKind::hangup())?))
     }
 
-    /// The next SIGHUP.
+    /// SIGUSR2.
+    pub(crate) fn upgrade() -> std::io::Result<Self> {
+        Ok(Request(signal(SignalKind::user_defined2())?))
+    }
+
+    /// The next one.
     pub(crate) async fn recv(&mut self) {
         if self.0.recv().await.is_none() {
-            // The runtime's signal driver is gone: no SIGHUP will ever come.
+            // The runtime's signal driver is gone: no signal will ever come.
             std::future::pending::<()>().await;
         }
     }

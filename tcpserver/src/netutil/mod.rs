@@ -111,25 +111,14 @@ pub fn bind_sockets(
     backlog: u32,
     reuse_port: bool,
 ) -> io::Result<Vec<TcpListener>> {
-    bind_sockets_inner(port, address, family, Some(backlog), reuse_port)
-}
-
-/// Binds like [`bind_sockets`] with `SO_REUSEPORT`, but does not listen: the sockets hold
-/// the port (and resolve port 0) for workers that each bind their own listening socket,
-/// without taking a share of the connections themselves.
-pub(crate) fn reserve_reuse_port_sockets(
-    port: u16,
-    address: Option<&str>,
-    family: Family,
-) -> io::Result<Vec<TcpListener>> {
-    bind_sockets_inner(port, address, family, None, true)
+    bind_sockets_inner(port, address, family, backlog, reuse_port)
 }
 
 fn bind_sockets_inner(
     port: u16,
     address: Option<&str>,
     family: Family,
-    backlog: Option<u32>,
+    backlog: u32,
     reuse_port: bool,
 ) -> io::Result<Vec<TcpListener>> {
     let address = address.filter(|a| !a.is_empty());
@@ -166,11 +155,9 @@ fn bind_sockets_inner(
             }
             Err(e) => return Err(annotate(e, "cannot bind", &addr)),
         }
-        if let Some(backlog) = backlog {
-            socket
-                .listen(backlog.min(i32::MAX as u32) as i32)
-                .map_err(|e| annotate(e, "cannot listen on", &addr))?;
-        }
+        socket
+            .listen(backlog.min(i32::MAX as u32) as i32)
+            .map_err(|e| annotate(e, "cannot listen on", &addr))?;
         let listener = TcpListener::from(socket);
         bound_port = Some(listener.local_addr()?.port());
         sockets.push(listener);
@@ -372,6 +359,15 @@ impl Listener {
                 },
                 Err(_) => "a Unix socket".to_owned(),
             },
+        }
+    }
+}
+
+impl std::os::fd::AsFd for Listener {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(l) => l.as_fd(),
+            Listener::Unix(l) => l.as_fd(),
         }
     }
 }

@@ -19,7 +19,7 @@ pub(crate) enum Forked {
 /// locks with no thread to release them (tokio's runtime, a logging thread, ...), so the
 /// supervisor forks before any runtime exists and this refuses otherwise.
 pub(crate) fn fork() -> io::Result<Forked> {
-    let threads = thread_count();
+    let threads = super::thread_count();
     if threads > 1 {
         return Err(io::Error::other(format!(
             "cannot fork worker processes: this process already runs {threads} threads \
@@ -36,20 +36,19 @@ pub(crate) fn fork() -> io::Result<Forked> {
     }
 }
 
-/// Makes SIGHUP ignored in a new worker until its runtime installs a handler for it.
+/// Makes SIGHUP and SIGUSR2 ignored in a new worker: SIGHUP until its runtime installs a
+/// handler for it, SIGUSR2 for good (an upgrade is the main process's business).
 ///
 /// A worker restores the signal mask inherited from the supervisor before it can install
 /// handlers; a SIGHUP passed on (or pending) in between would otherwise kill it with the
-/// default action, and the supervisor would count a crash. Installing a handler later
-/// (tokio's `signal(SignalKind::hangup())`) replaces this disposition.
-pub(crate) fn ignore_sighup() {
+/// default action, and the supervisor would count a crash; so would a SIGUSR2 sent to the
+/// whole process group. Installing a handler later (tokio's
+/// `signal(SignalKind::hangup())`) replaces this disposition.
+pub(crate) fn ignore_reload_signals() {
     use nix::sys::signal::{SigHandler, Signal, signal};
-    // SAFETY: `SIG_IGN` runs no code in signal context, so no handler can break
-    // async-signal safety, and the previous disposition (the default) owned no state.
-    let _ = unsafe { signal(Signal::SIGHUP, SigHandler::SigIgn) };
-}
-
-/// Threads of this process, from `/proc` (1 where `/proc` is unavailable).
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").map_or(1, |dir| dir.count())
+    for sig in [Signal::SIGHUP, Signal::SIGUSR2] {
+        // SAFETY: `SIG_IGN` runs no code in signal context, so no handler can break
+        // async-signal safety, and the previous disposition (the default) owned no state.
+        let _ = unsafe { signal(sig, SigHandler::SigIgn) };
+    }
 }

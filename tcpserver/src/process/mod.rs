@@ -22,11 +22,14 @@
 //! - the caller can learn the workers' pids ([`Supervisor::on_spawn`], [`Supervision::pids`]).
 // `unsafe` is allowed in `fork` only; every other module of `process` forbids it.
 
+mod exec;
 mod fork;
 mod report;
 mod supervisor;
+pub(crate) mod upgrade;
 
 use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 
 pub use supervisor::{Lifecycle, Outcome, Started, Supervision, Supervisor};
@@ -63,6 +66,45 @@ pub fn report_reloaded() {
     if let Some(id) = task_id() {
         report::report(id, report::Report::Reloaded);
     }
+}
+
+/// In a worker: the read end of the supervisor's hand-over notice.
+static HANDOVER_NOTICE: OnceLock<OwnedFd> = OnceLock::new();
+
+fn keep_handover_notice(read: &OwnedFd) {
+    if let Ok(read) = read.try_clone() {
+        let _ = HANDOVER_NOTICE.set(read);
+    }
+}
+
+/// True in a worker whose supervisor handed the listening sockets over to a new binary
+/// (an upgrade): the stop it is asked for is not a drain, the new binary already serves.
+pub(crate) fn handed_over() -> bool {
+    let Some(notice) = HANDOVER_NOTICE.get() else {
+        return false;
+    };
+    // The supervisor closes the write end before it signals; nothing is ever written.
+    let mut byte = [0u8; 1];
+    matches!(nix::unistd::read(notice, &mut byte), Ok(0))
+}
+
+/// Takes the descriptor a process that started this one for an upgrade named in
+/// `TCPSERVER_UPGRADE_FD`, to report on once this process serves (and removes the
+/// variable). `None` when this process was not started by an upgrade.
+pub(crate) fn take_upgrade_report_fd() -> Option<OwnedFd> {
+    exec::take_fd_from_env(upgrade::READY_FD_VAR)
+}
+
+/// Tells the process that started this one for an upgrade that it serves.
+pub(crate) fn report_upgraded(fd: BorrowedFd<'_>) -> io::Result<()> {
+    nix::unistd::write(fd, &[upgrade::READY])
+        .map(drop)
+        .map_err(io::Error::from)
+}
+
+/// Threads of this process, from `/proc` (1 where `/proc` is unavailable).
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(1, |dir| dir.count())
 }
 
 /// The number of CPUs this process may run on: its affinity mask and cgroup CPU quota are

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -19,6 +19,7 @@ use nix::unistd::{Pid, getpid, getppid};
 
 use super::fork::{Forked, fork};
 use super::report::{Report, ReportPipe};
+use super::upgrade::{Progress, Successor, UpgradeSpec};
 use super::{DEFAULT_MAX_RESTARTS, TASK_ID, cpu_count};
 
 /// A worker that ran at least this long before crashing is restarted at once; one that
@@ -58,6 +59,8 @@ pub struct Supervisor {
     on_spawn: Option<Box<dyn FnMut(usize, u32)>>,
     on_lifecycle: Option<Box<dyn FnMut(Lifecycle)>>,
     watchdog: Option<Duration>,
+    upgrade: Option<UpgradeSpec>,
+    on_stop: Option<Box<dyn FnOnce()>>,
 }
 
 /// What happens to the workers as a whole, for a service manager (see
@@ -84,6 +87,18 @@ pub enum Lifecycle {
     Reloaded,
     /// The workers were asked to stop.
     Stopping,
+    /// SIGUSR2: a new binary was started to take over (launcher upgrades only).
+    Upgrading {
+        /// Its process id.
+        pid: u32,
+    },
+    /// The new binary serves: it is the main process now, and the workers stop.
+    HandedOver {
+        /// Its process id.
+        pid: u32,
+    },
+    /// The new binary failed; the workers serve on as before.
+    UpgradeFailed,
     /// Another [`watchdog`](Supervisor::watchdog) interval passed with every worker up
     /// and accepting.
     Watchdog,
@@ -127,6 +142,8 @@ impl Supervisor {
             on_spawn: None,
             on_lifecycle: None,
             watchdog: None,
+            upgrade: None,
+            on_stop: None,
         }
     }
 
@@ -165,6 +182,21 @@ impl Supervisor {
         self
     }
 
+    /// Upgrades on SIGUSR2: starts the new binary `spec` names, hands it the sockets, and
+    /// once it serves stops the workers (they see [`handed_over`](super::handed_over)).
+    pub(crate) fn upgrades(mut self, spec: UpgradeSpec) -> Self {
+        self.upgrade = Some(spec);
+        self
+    }
+
+    /// Called once in the supervisor when the workers are asked to stop (the launcher closes
+    /// its copies of the listening sockets there, so that new clients are refused rather
+    /// than queued where no worker will accept them).
+    pub(crate) fn on_stop(mut self, hook: impl FnOnce() + 'static) -> Self {
+        self.on_stop = Some(Box::new(hook));
+        self
+    }
+
     /// Forks the workers. Returns [`Started::Worker`] in each worker and
     /// [`Started::Supervisor`] in the parent.
     ///
@@ -199,6 +231,9 @@ impl Supervisor {
         ] {
             watched.add(sig);
         }
+        if self.upgrade.is_some() {
+            watched.add(Signal::SIGUSR2);
+        }
         let mut original_mask = SigSet::empty();
         pthread_sigmask(
             SigmaskHow::SIG_BLOCK,
@@ -212,9 +247,20 @@ impl Supervisor {
             Some(_) => Some(ReportPipe::new()?),
             None => None,
         };
+        let handover_notice = match self.upgrade {
+            Some(_) => Some(nix::unistd::pipe2(
+                nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK,
+            )?),
+            None => None,
+        };
         let mut supervision = Supervision {
             signals,
             reports,
+            upgrade: self.upgrade.take(),
+            on_stop: self.on_stop.take(),
+            successor: None,
+            handover_notice,
+            handed_over: false,
             ready: vec![false; n],
             all_ready: false,
             reloading: None,
@@ -247,6 +293,16 @@ pub struct Supervision {
     signals: SignalFd,
     /// The workers' reports, when someone listens to the lifecycle.
     reports: Option<ReportPipe>,
+    /// What SIGUSR2 starts, when upgrades are on.
+    upgrade: Option<UpgradeSpec>,
+    on_stop: Option<Box<dyn FnOnce()>>,
+    /// The new binary of an upgrade in progress.
+    successor: Option<Successor>,
+    /// The hand-over notice, read end then write end: the workers keep the read end, and
+    /// closing the write end (after a hand-over) tells them their stop is not a drain.
+    handover_notice: Option<(OwnedFd, OwnedFd)>,
+    /// The new binary serves: this supervision only waits for its workers to finish.
+    handed_over: bool,
     /// Per task id: it reported that it accepts, and has not exited since.
     ready: Vec<bool>,
     /// `Lifecycle::Ready` was the last readiness event emitted.
@@ -334,6 +390,7 @@ impl Supervision {
                 match Signal::try_from(info.ssi_signo as i32) {
                     Ok(Signal::SIGCHLD) => {}
                     Ok(sig @ (Signal::SIGTERM | Signal::SIGINT)) => self.on_stop_signal(sig),
+                    Ok(Signal::SIGUSR2) => self.begin_upgrade()?,
                     Ok(Signal::SIGHUP) => {
                         tracing::info!("received SIGHUP; passing it on to the workers");
                         self.reloading = Some(self.ready.clone());
@@ -344,6 +401,7 @@ impl Supervision {
                 }
             }
             self.reap()?;
+            self.check_upgrade();
             self.read_reports();
             self.tick_watchdog();
             if let Some(Some(deadline)) = self.stopping
@@ -378,6 +436,7 @@ impl Supervision {
             .filter_map(|s| s.restart_at)
             .chain(self.stopping.flatten())
             .chain(self.watchdog.map(|(_, next)| next))
+            .chain(self.successor.as_ref().map(Successor::deadline))
             .min();
         let timeout = match next {
             None => PollTimeout::NONE,
@@ -389,6 +448,9 @@ impl Supervision {
         let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
         if let Some(reports) = &self.reports {
             fds.push(PollFd::new(reports.read_end(), PollFlags::POLLIN));
+        }
+        if let Some(successor) = &self.successor {
+            fds.push(PollFd::new(successor.ready_fd(), PollFlags::POLLIN));
         }
         match poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => Ok(()),
@@ -419,6 +481,9 @@ impl Supervision {
         if let Some(reports) = &self.reports {
             reports.become_worker();
         }
+        if let Some((read, _)) = &self.handover_notice {
+            super::keep_handover_notice(read);
+        }
         // Die with the supervisor; if it already died, its death signal was missed.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
         if getppid() != self.supervisor_pid {
@@ -426,20 +491,27 @@ impl Supervision {
         }
         // The runtime built next must see the signals the supervisor blocked; a SIGHUP
         // before it handles them must not kill this worker.
-        super::fork::ignore_sighup();
+        super::fork::ignore_reload_signals();
         let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.original_mask), None);
     }
 
     /// Collects every worker that exited, restarting or not as the rules say.
     fn reap(&mut self) -> io::Result<()> {
         loop {
-            let (pid, how) = match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+            let status = waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG));
+            let (pid, how) = match status {
                 Ok(WaitStatus::Exited(pid, code)) => (pid, Exit::Code(code)),
                 Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, Exit::Signal(sig)),
                 Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return Ok(()),
                 Ok(_) | Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             };
+            if let (Some(successor), Ok(status)) =
+                (self.successor.as_mut().filter(|s| s.is(pid)), status)
+            {
+                successor.exited(status);
+                continue;
+            }
             // Children that are not workers (a subprocess of the application) are ignored.
             if let Some(id) = self.children.remove(&pid) {
                 self.ready[id] = false;
@@ -564,10 +636,86 @@ impl Supervision {
         }
     }
 
+    /// SIGUSR2: starts the new binary, unless an upgrade or a stop is under way.
+    fn begin_upgrade(&mut self) -> io::Result<()> {
+        let Some(spec) = &self.upgrade else {
+            return Ok(());
+        };
+        if let Some(successor) = &self.successor {
+            tracing::warn!(
+                "received SIGUSR2 during an upgrade (new process pid {}); ignoring it",
+                successor.pid()
+            );
+            return Ok(());
+        }
+        if self.stopping.is_some() {
+            tracing::warn!("received SIGUSR2 while stopping; not upgrading");
+            return Ok(());
+        }
+        match spec.start() {
+            Ok(successor) => {
+                let pid = successor.pid();
+                tracing::info!(
+                    "received SIGUSR2; upgrading: started {} (pid {pid}) with the listening sockets, waiting for it to serve",
+                    spec.program.display()
+                );
+                self.successor = Some(successor);
+                self.emit(Lifecycle::Upgrading { pid });
+            }
+            Err(e) => {
+                tracing::error!("upgrade failed: {e}; still serving");
+                self.emit(Lifecycle::UpgradeFailed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows an upgrade in progress: once the new binary serves, the workers stop.
+    fn check_upgrade(&mut self) {
+        let Some(successor) = self.successor.as_mut() else {
+            return;
+        };
+        match successor.check() {
+            Progress::Waiting => {}
+            Progress::Ready => {
+                let pid = successor.pid();
+                self.successor = None;
+                tracing::info!(
+                    "the new process (pid {pid}) serves; stopping {} worker(s): they finish their connections",
+                    self.children.len()
+                );
+                self.emit(Lifecycle::HandedOver { pid });
+                // Closing the write end tells each worker that this stop is a hand-over.
+                self.handover_notice = None;
+                self.handed_over = true;
+                self.begin_stop();
+            }
+            Progress::Failed(why) => {
+                self.successor = None;
+                tracing::error!("upgrade failed: {why}; still serving");
+                self.emit(Lifecycle::UpgradeFailed);
+            }
+        }
+    }
+
     /// Asks every worker to stop (SIGTERM) and cancels pending restarts.
     fn begin_stop(&mut self) {
-        if self.stopping.is_none() {
+        if let Some(successor) = self.successor.take() {
+            tracing::warn!(
+                "stopping during an upgrade: asking the new process (pid {}) to stop too",
+                successor.pid()
+            );
+            successor.stop();
+            self.emit(Lifecycle::UpgradeFailed);
+        }
+        // After a hand-over the new process speaks to the service manager.
+        if self.stopping.is_none() && !self.handed_over {
             self.emit(Lifecycle::Stopping);
+        }
+        // No more upgrades or restarts: the copies of the sockets they needed go.
+        self.upgrade = None;
+        if let Some(hook) = self.on_stop.take() {
+            hook();
         }
         self.stopping = Some(self.stop_timeout.map(|t| Instant::now() + t));
         for slot in &mut self.slots {

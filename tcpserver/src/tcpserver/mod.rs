@@ -784,6 +784,19 @@ fn in_runtime() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
 }
 
+/// After a drain or shutdown begins, how long a TLS handshake or a PROXY header already
+/// under way may still take (within its own deadline): ample for a real client, short
+/// enough that a silent one does not hold the shutdown.
+#[cfg(any(feature = "tls", feature = "proxy"))]
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// Completes [`SHUTDOWN_GRACE`] after `shutdown` is requested.
+#[cfg(any(feature = "tls", feature = "proxy"))]
+async fn after_grace(shutdown: &ShutdownSignal) {
+    shutdown.requested().await;
+    tokio::time::sleep(SHUTDOWN_GRACE).await;
+}
+
 const UNIX_PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 fn spawn_connection<H: StreamHandler>(
@@ -821,7 +834,7 @@ fn spawn_connection<H: StreamHandler>(
                 // every connection's task for its whole life.
                 let read = tokio::select! {
                     read = Box::pin(proxy.accept(&mut transport, peer)) => read,
-                    () = shutdown.requested() => None,
+                    () = after_grace(&shutdown) => None,
                 };
                 let Some((mut header, early)) = read else {
                     return;
@@ -837,8 +850,11 @@ fn spawn_connection<H: StreamHandler>(
         let early: Vec<u8> = Vec::new();
         let addr = peer.unwrap_or(UNIX_PEER);
         // The handshake runs here, in the connection's task, never in the accept loop; the
-        // handler only ever sees a stream whose handshake succeeded. A graceful shutdown
-        // ends handshakes in progress: such a client has nothing in flight yet.
+        // handler only ever sees a stream whose handshake succeeded. A drain or a graceful
+        // shutdown gives a handshake in progress (and a PROXY header) a grace to finish:
+        // that client's connection was accepted and is served like any other (an upgrade's
+        // old process, or a drain, would otherwise reset it), while a silent client does
+        // not hold the shutdown until its deadline.
         #[cfg(not(feature = "tls"))]
         let mut stream = IoStream::from_transport(transport, options, peer).with_unread(&early);
         #[cfg(feature = "tls")]
@@ -849,7 +865,7 @@ fn spawn_connection<H: StreamHandler>(
                 // enlarge every connection's task, plain TCP included, for its whole life.
                 let handshake = tokio::select! {
                     done = Box::pin(tls_handshake(tls, transport, &early, peer)) => done,
-                    () = shutdown.requested() => {
+                    () = after_grace(&shutdown) => {
                         tracing::debug!("closing {addr} mid-handshake: the server is shutting down");
                         None
                     }

@@ -29,9 +29,11 @@
 //!   trace: at debug level when the client went away or was too slow, at info level when
 //!   it spoke badly (plain text, a certificate we reject, no shared protocol version).
 //!   Tornado logs these at warning, with a traceback for some.
-//! - A graceful [`shutdown`](crate::TcpServer::shutdown) ends handshakes in progress at
-//!   once: those clients have nothing in flight, and waiting for their deadline would only
-//!   delay the shutdown.
+//! - A [`drain`](crate::TcpServer::drain) or a graceful
+//!   [`shutdown`](crate::TcpServer::shutdown) gives handshakes in progress one more second
+//!   (within their deadline) to finish, then closes them: a client whose connection was
+//!   accepted just before is served (an upgrade's old process hands over without a reset),
+//!   and a silent client does not hold the shutdown until its deadline.
 //! - [`IoStream::close`] sends a TLS `close_notify` first, best-effort; dropping a stream
 //!   does not (so a stream dropped half-way is not mistaken for a complete one).
 //!

@@ -44,16 +44,11 @@ impl Bind {
         )
     }
 
-    /// The same addresses on `port`, each socket with `SO_REUSEPORT` (a worker's own
-    /// sockets in `reuse_port` mode).
+    /// The same addresses on `port`, each socket with `SO_REUSEPORT` (one worker's own
+    /// sockets in `reuse_port` mode, bound before the fork).
     pub(crate) fn bind_reuse_port(&self, port: u16) -> io::Result<Vec<TcpListener>> {
         let address = self.address.as_deref();
         netutil::bind_sockets(port, address, self.family, self.backlog, true)
-    }
-
-    /// Holds the port for workers that bind their own `SO_REUSEPORT` sockets.
-    pub(crate) fn reserve_reuse_port(&self) -> io::Result<Vec<TcpListener>> {
-        netutil::reserve_reuse_port_sockets(self.port, self.address.as_deref(), self.family)
     }
 }
 

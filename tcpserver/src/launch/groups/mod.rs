@@ -20,7 +20,7 @@ use tcpserver_options::value::Value;
 pub(crate) use admin::Admin;
 pub(crate) use bind::Bind;
 pub(crate) use process::Process;
-pub use process::{DEFAULT_SHUTDOWN_TIMEOUT, RuntimeFlavor};
+pub use process::{DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_UPGRADE_TIMEOUT, RuntimeFlavor};
 #[cfg(feature = "proxy")]
 pub(crate) use proxy::Proxy;
 #[cfg(feature = "tls")]

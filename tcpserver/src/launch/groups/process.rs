@@ -1,7 +1,9 @@
 //! Processes and runtimes: how many workers, how often they may crash, which tokio runtime
-//! each one runs, and how long a graceful shutdown may take.
+//! each one runs, how long a graceful shutdown may take, and how the binary is replaced
+//! (an upgrade's deadline, the pid file that follows it).
 
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,10 +13,14 @@ use tcpserver_options::value::Value;
 use super::{OptionGroup, Setting, choice};
 use crate::launch::Launcher;
 use crate::launch::notify::Notifier;
+use crate::process::upgrade::UpgradeSpec;
 use crate::process::{DEFAULT_MAX_RESTARTS, Outcome, Started, Supervisor};
 
 /// Default of [`Launcher::shutdown_timeout`]: 30 seconds.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default of [`Launcher::upgrade_timeout`]: 30 seconds.
+pub const DEFAULT_UPGRADE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long the supervisor gives a worker past the shutdown timeout before killing it.
 const STOP_MARGIN: Duration = Duration::from_secs(5);
@@ -76,6 +82,10 @@ pub(crate) struct Process {
     pub(crate) shutdown_timeout: Duration,
     /// After SIGTERM, how long to keep accepting before the graceful shutdown.
     pub(crate) drain_delay: Duration,
+    /// On SIGUSR2, how long the new binary has to serve.
+    pub(crate) upgrade_timeout: Duration,
+    /// Where the main process writes its pid once it serves.
+    pub(crate) pid_file: Option<PathBuf>,
 }
 
 impl Default for Process {
@@ -87,6 +97,8 @@ impl Default for Process {
             worker_threads: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             drain_delay: Duration::ZERO,
+            upgrade_timeout: DEFAULT_UPGRADE_TIMEOUT,
+            pid_file: None,
         }
     }
 }
@@ -99,15 +111,24 @@ impl Process {
 
     /// Forks the workers and, in the supervisor, supervises them. Returns the task id in
     /// a worker, or the supervisor's exit status once supervision is over.
-    pub(crate) fn supervise(&self, notifier: Notifier) -> io::Result<Result<usize, ExitCode>> {
+    pub(crate) fn supervise(
+        &self,
+        notifier: Notifier,
+        upgrade: Option<UpgradeSpec>,
+        on_stop: impl FnOnce() + 'static,
+    ) -> io::Result<Result<usize, ExitCode>> {
         // Workers get the drain delay and the shutdown timeout, plus a margin, before the
         // supervisor kills them.
         let mut supervisor = Supervisor::new(self.processes)
             .max_restarts(self.max_restarts)
             .stop_timeout(self.drain_delay + self.shutdown_timeout + STOP_MARGIN)
-            .on_lifecycle(move |event| notifier.lifecycle(event));
+            .on_lifecycle(move |event| notifier.lifecycle(event))
+            .on_stop(on_stop);
         if let Some(interval) = notifier.watchdog_interval() {
             supervisor = supervisor.watchdog(interval);
+        }
+        if let Some(upgrade) = upgrade {
+            supervisor = supervisor.upgrades(upgrade);
         }
         let outcome = match supervisor.start()? {
             Started::Worker(id) => Outcome::Worker(id),
@@ -154,6 +175,10 @@ impl OptionGroup for Process {
             Id::WorkerThreads => self.worker_threads = Some(value.usize()),
             Id::ShutdownTimeout => self.shutdown_timeout = value.duration().unwrap_or_default(),
             Id::DrainDelay => self.drain_delay = value.duration().unwrap_or_default(),
+            Id::UpgradeTimeout => {
+                self.upgrade_timeout = value.duration().unwrap_or(DEFAULT_UPGRADE_TIMEOUT);
+            }
+            Id::PidFile => self.pid_file = Some(PathBuf::from(value.text())),
             _ => unreachable!("`{id}` is not a process option"),
         }
     }
@@ -169,6 +194,10 @@ impl OptionGroup for Process {
             Id::WorkerThreads => self.worker_threads.map_or(Setting::Unset, count),
             Id::ShutdownTimeout => Setting::Set(Value::Duration(Some(self.shutdown_timeout))),
             Id::DrainDelay => Setting::Set(Value::Duration(Some(self.drain_delay))),
+            Id::UpgradeTimeout => Setting::Set(Value::Duration(Some(self.upgrade_timeout))),
+            Id::PidFile => self.pid_file.as_ref().map_or(Setting::Unset, |path| {
+                Setting::Set(Value::Text(path.display().to_string()))
+            }),
             _ => unreachable!("`{id}` is not a process option"),
         }
     }
@@ -219,6 +248,22 @@ impl Launcher {
     /// Kubernetes' `terminationGracePeriodSeconds`. SIGINT stops without a drain.
     pub fn drain_delay(mut self, delay: Duration) -> Self {
         self.process.drain_delay = delay;
+        self
+    }
+
+    /// On SIGUSR2, how long the new binary has to report that it serves before it is
+    /// killed and this one serves on (`--upgrade-timeout`; default 30 s). See the
+    /// [module documentation](crate::launch) for the upgrade.
+    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
+        self.process.upgrade_timeout = timeout;
+        self
+    }
+
+    /// Write the main process's pid to this file once it serves (`--pid-file`; default
+    /// none). After an upgrade the new binary writes its own; a process removes the file at
+    /// exit only while it still holds its own pid.
+    pub fn pid_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.process.pid_file = Some(path.into());
         self
     }
 }
