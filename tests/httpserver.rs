@@ -940,6 +940,27 @@ async fn shutdown_closes_idle_connections_and_finishes_requests_in_flight() {
     assert!(within(shutdown).await.unwrap(), "shutdown was not clean");
 }
 
+/// A connection accepted just before the shutdown, whose request is still on its way (a
+/// proxy sends it right behind the connect), is answered, not closed unanswered (a 502 at
+/// the proxy, hyper #2730); a fresh connection that stays silent is closed after the grace.
+#[tokio::test]
+async fn shutdown_answers_the_first_request_of_a_fresh_connection() {
+    let (server, addr) = serve(HttpOptions::new(), app);
+    let mut late = RawConn::connect(addr).await;
+    let mut silent = RawConn::connect(addr).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stopper = server.clone();
+    let shutdown = tokio::spawn(async move { stopper.shutdown(Duration::from_secs(10)).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    late.send(GET).await;
+    let r = late.response().await.expect("answered");
+    assert_eq!((r.status, r.header("connection")), (200, Some("close")));
+    let started = std::time::Instant::now();
+    assert!(silent.closed_within(Duration::from_secs(5)).await);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(within(shutdown).await.unwrap(), "shutdown was not clean");
+}
+
 #[tokio::test]
 async fn shutdown_deadline_closes_requests_that_do_not_finish() {
     let (server, addr) = serve(HttpOptions::new(), app);

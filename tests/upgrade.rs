@@ -227,7 +227,9 @@ impl Deployment {
             server,
         };
         let deadline = Instant::now() + WAIT;
-        while deployment.pid().is_none() {
+        let listening =
+            |d: &Deployment| !tcpserver_tests::proc::listening_addrs(&d.server.stderr()).is_empty();
+        while deployment.pid().is_none() || !listening(&deployment) {
             assert!(
                 Instant::now() < deadline,
                 "{example} never wrote its pid file; stderr:\n{}",
@@ -476,5 +478,194 @@ fn sleeping_successor(parent: u32) -> u32 {
         }
         assert!(Instant::now() < deadline, "no sleeping successor");
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+// ----- a fleet behind HAProxy -----
+
+/// HAProxy (HTTP mode) in front of `servers` as `(application port, admin port)`, health
+/// checked on each server's `/readyz`, with a stats page. Strict on purpose: one request
+/// per server connection and no retries, so that any refused or reset connection to a
+/// server is a failed request at the client. Returns the process, the front port and the
+/// stats port.
+fn haproxy(dir: &std::path::Path, servers: &[(u16, u16)]) -> (std::process::Child, u16, u16) {
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (front, stats) = (free(), free());
+    let mut config = format!(
+        "global\n    maxconn 1000\n\
+         defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         \x20   option http-server-close\n    retries 0\n\
+         frontend front\n    bind 127.0.0.1:{front}\n    default_backend fleet\n\
+         listen stats\n    bind 127.0.0.1:{stats}\n    stats enable\n    stats uri /stats\n\
+         backend fleet\n    balance roundrobin\n    option httpchk GET /readyz\n\
+         \x20   http-check expect status 200\n"
+    );
+    for (i, (port, admin)) in servers.iter().enumerate() {
+        config.push_str(&format!(
+            "    server s{i} 127.0.0.1:{port} check port {admin} inter 100ms fall 2 rise 1\n"
+        ));
+    }
+    let path = dir.join("haproxy.cfg");
+    std::fs::write(&path, config).unwrap();
+    let child = Command::new("haproxy")
+        .arg("-db")
+        .arg("-f")
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("haproxy is not installed (scripts/test-all installs it)");
+    (child, front, stats)
+}
+
+/// Per server of HAProxy's backend `fleet`: `(name, sessions, 2xx responses)`, from the
+/// stats page's CSV.
+async fn fleet_stats(stats: u16) -> Vec<(String, u64, u64)> {
+    let csv = http_get(stats, "/stats;csv").await.expect("stats page").1;
+    // The page may come chunked: the CSV starts at its `# ` header line.
+    let mut lines = csv.lines().skip_while(|l| !l.starts_with("# "));
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no {name} in the stats page: {csv:?}"))
+    };
+    let (svname, stot, ok) = (column("svname"), column("stot"), column("hrsp_2xx"));
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[0] == "fleet" && f.len() > ok && f[svname].starts_with('s'))
+        .map(|f| {
+            (
+                f[svname].to_owned(),
+                f[stot].parse().unwrap_or(0),
+                f[ok].parse().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// One `GET` on a new connection: the status and the body, or why it failed.
+async fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    // HTTP/1.0: the body comes whole, never chunked.
+    let request = format!("GET {path} HTTP/1.0\r\nHost: fleet\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("not a response: {text:?}"))?;
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    Ok((status, body))
+}
+
+/// Three `http_hello` instances behind HAProxy, upgraded one after another while clients
+/// send requests through HAProxy the whole time: not one request fails, and every
+/// instance served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_upgrade_of_a_fleet_behind_haproxy() {
+    let instances: Vec<Deployment> = (0..3)
+        .map(|_| Deployment::start("http_hello", &["--admin-address", "127.0.0.1:0"]))
+        .collect();
+    let servers: Vec<(u16, u16)> = instances
+        .iter()
+        .map(|d| (d.port, tcpserver_tests::admin::admin_addr(&d.server).port()))
+        .collect();
+    let (mut proxy, front, stats) = haproxy(instances[0].dir.path(), &servers);
+    // Every server up in HAProxy's eyes before the load starts.
+    let deadline = Instant::now() + WAIT;
+    while http_get(front, "/").await.map(|r| r.0) != Ok(200) {
+        assert!(Instant::now() < deadline, "HAProxy never served");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let clients: Vec<_> = (0..20)
+        .map(|_| {
+            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    match http_get(front, "/").await {
+                        Ok((200, body)) if body == "Hello, world" => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        other => failed.lock().unwrap().push(format!("{other:?}")),
+                    }
+                }
+            })
+        })
+        .collect();
+    let served = || ok.load(Ordering::Relaxed);
+    let progress = |n: u64| {
+        let target = served() + n;
+        async move {
+            let deadline = Instant::now() + WAIT;
+            while served() < target {
+                assert!(Instant::now() < deadline, "no progress through HAProxy");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    progress(1000).await;
+    let before = fleet_stats(stats).await;
+    for instance in &instances {
+        instance.upgrade("http_hello").await;
+        progress(1000).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        tokio::time::timeout(WAIT, client).await.unwrap().unwrap();
+    }
+    let after = fleet_stats(stats).await;
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    for instance in &instances {
+        instance.stop().await;
+    }
+
+    let failed = failed.lock().unwrap();
+    eprintln!(
+        "fleet: {} requests through HAProxy, {} failed; per server (sessions, 2xx) before {before:?}, after {after:?}",
+        served(),
+        failed.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "failed requests: {:?}",
+        &failed[..failed.len().min(10)]
+    );
+    assert_eq!(after.len(), 3, "{after:?}");
+    for ((name, sessions, ok), (_, before_sessions, _)) in after.iter().zip(&before) {
+        assert!(
+            *sessions > *before_sessions && *ok > 0,
+            "{name} served nothing during the rolling upgrade: {after:?}"
+        );
     }
 }

@@ -25,6 +25,12 @@ use super::handler::{BoxError, Handler};
 use super::idle::{IdleClock, ResponseBody};
 use super::{Body, HttpOptions, Protocol, RequestContext, xheaders};
 use crate::error::Chain;
+use crate::iostream::ShutdownSignal;
+use crate::tcpserver::SHUTDOWN_GRACE;
+
+/// How often a fresh connection is checked for its first request during the shutdown
+/// grace (only then, and only for connections that have not sent one yet).
+const FIRST_REQUEST_CHECK: Duration = Duration::from_millis(5);
 use crate::iostream::IoStream;
 use crate::metrics;
 use crate::tcpserver::StreamHandler;
@@ -126,6 +132,7 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
             context: RequestContext::new(address, protocol),
             linger: linger.clone(),
             clock: clock.clone(),
+            shutdown: shutdown.clone(),
         };
         // Accepted while the server drains (see `TcpServer::drain`): serve the request it
         // came for, then close. Closing it before its first request, as a graceful
@@ -143,7 +150,7 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
             &self.config.builder
         };
         // The connection borrows the stream, which comes back for a lingering close.
-        let result = {
+        let result = 'served: {
             let conn = builder.serve_connection(TokioIo::new(&mut stream), service);
             tokio::pin!(conn);
             let idle = tokio::time::sleep_until(clock.first_deadline(idle_timeout));
@@ -153,6 +160,22 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
                     biased;
                     result = conn.as_mut() => break result,
                     () = shutdown.requested(), if !draining => {
+                        // A connection that has not sent its first request yet was opened
+                        // for one (a proxy sends it right behind its connect): it gets a
+                        // grace to arrive. hyper's graceful shutdown would close it
+                        // unanswered, a 502 at the proxy (hyper #2730).
+                        if clock.is_fresh() {
+                            let grace = tokio::time::sleep(SHUTDOWN_GRACE);
+                            tokio::pin!(grace);
+                            while clock.is_fresh() {
+                                tokio::select! {
+                                    biased;
+                                    result = conn.as_mut() => break 'served result,
+                                    () = grace.as_mut() => break,
+                                    () = tokio::time::sleep(FIRST_REQUEST_CHECK) => {}
+                                }
+                            }
+                        }
                         // Idle: closes now. Busy: the response in progress is the last,
                         // with `Connection: close`.
                         conn.as_mut().graceful_shutdown();
@@ -248,6 +271,7 @@ struct ConnectionService<H> {
     /// Set when we answered with an error: the connection then closes lingering.
     linger: Arc<AtomicBool>,
     clock: Arc<IdleClock>,
+    shutdown: ShutdownSignal,
 }
 
 impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionService<H> {
@@ -299,6 +323,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
             remote_ip: context.remote_ip,
             clock: Some(self.clock.clone()),
             started,
+            last: self.shutdown.is_requested(),
         }
     }
 }
@@ -424,6 +449,8 @@ pin_project_lite::pin_project! {
             clock: Option<Arc<IdleClock>>,
             // When the request came, if the metrics count requests.
             started: Option<Instant>,
+            // The server was shutting down when the request came: the answer closes.
+            last: bool,
         },
         Ready {
             status: Option<StatusCode>,
@@ -456,6 +483,7 @@ where
                 remote_ip,
                 clock,
                 started,
+                last,
             } => {
                 let result = ready!(inner.poll(cx));
                 let clock = clock.take().expect("polled after completion");
@@ -481,7 +509,14 @@ where
                     });
                 }
                 let response = match result {
-                    Ok(response) => response.map(|body| ResponseBody::handler(body, clock)),
+                    Ok(mut response) => {
+                        if *last {
+                            response
+                                .headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                        }
+                        response.map(|body| ResponseBody::handler(body, clock))
+                    }
                     Err(e) => {
                         tracing::error!("error in request handler for {remote_ip}: {}", Chain(&*e));
                         error_response(StatusCode::INTERNAL_SERVER_ERROR, clock)

@@ -55,6 +55,16 @@ impl IdleClock {
         self.busy.store(false, Ordering::Relaxed);
     }
 
+    /// No request head has arrived on this connection yet.
+    pub(crate) fn is_fresh(&self) -> bool {
+        !self.is_busy() && self.waiting_since.load(Ordering::Relaxed) == 0
+    }
+
+    /// A request is in progress.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Relaxed)
+    }
+
     /// The first moment the connection could have waited `timeout`.
     pub(crate) fn first_deadline(&self, timeout: Duration) -> Instant {
         self.origin + timeout
@@ -63,7 +73,7 @@ impl IdleClock {
     /// At `now`: `None` if the connection has waited `timeout` (close it), else when to
     /// check again.
     pub(crate) fn check(&self, now: Instant, timeout: Duration) -> Option<Instant> {
-        if self.busy.load(Ordering::Relaxed) {
+        if self.is_busy() {
             // Whenever it becomes idle, it will be after now.
             return Some(now + timeout);
         }

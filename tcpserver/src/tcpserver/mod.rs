@@ -785,10 +785,11 @@ fn in_runtime() -> bool {
 }
 
 /// After a drain or shutdown begins, how long a TLS handshake or a PROXY header already
-/// under way may still take (within its own deadline): ample for a real client, short
-/// enough that a silent one does not hold the shutdown.
-#[cfg(any(feature = "tls", feature = "proxy"))]
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+/// under way (or an HTTP connection's first request) may still take to arrive, within its
+/// own deadline: ample for a real client, short enough that a silent one does not hold the
+/// shutdown.
+#[cfg(any(feature = "tls", feature = "proxy", feature = "http"))]
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// Completes [`SHUTDOWN_GRACE`] after `shutdown` is requested.
 #[cfg(any(feature = "tls", feature = "proxy"))]
