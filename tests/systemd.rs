@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use tcpserver_tests::LineClient;
+use tcpserver_tests::notify::NotifySocket;
 use tcpserver_tests::proc::{ServerProcess, example_path};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -142,54 +143,6 @@ fn a_datagram_socket_is_refused_with_one_line() {
 }
 
 // ----- readiness notification (NOTIFY_SOCKET) -----
-
-/// The datagram socket a service manager listens on, in a fresh directory.
-struct NotifySocket {
-    socket: std::os::unix::net::UnixDatagram,
-    dir: std::path::PathBuf,
-    path: std::path::PathBuf,
-}
-
-impl NotifySocket {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "tcpserver-notify-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("notify");
-        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        NotifySocket { socket, dir, path }
-    }
-
-    /// Messages until one contains `needle` (all of them, that one last).
-    fn until(&self, needle: &str) -> Vec<String> {
-        let deadline = Instant::now() + WAIT;
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 4096];
-        while Instant::now() < deadline {
-            if let Ok(n) = self.socket.recv(&mut buf) {
-                let message = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let done = message.contains(needle);
-                seen.push(message);
-                if done {
-                    return seen;
-                }
-            }
-        }
-        panic!("no {needle:?} within {WAIT:?}; got {seen:?}");
-    }
-}
-
-impl Drop for NotifySocket {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn with_notify(
     example: &str,

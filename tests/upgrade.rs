@@ -8,6 +8,7 @@
 
 mod tls_support;
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -201,6 +202,11 @@ struct Deployment {
 impl Deployment {
     /// Copies `example` to a directory of its own and starts it from there.
     fn start(example: &str, extra: &[&str]) -> Self {
+        Self::start_with_env(example, extra, &[])
+    }
+
+    /// [`start`](Self::start) with environment variables.
+    fn start_with_env(example: &str, extra: &[&str], env: &[(&str, &OsStr)]) -> Self {
         nix::sys::prctl::set_child_subreaper(true).expect("become a child subreaper");
         let dir = TempDir::new(&format!("upgrade-{example}"));
         let binary = dir.path().join(example);
@@ -218,7 +224,9 @@ impl Deployment {
             "20s",
         ];
         args.extend_from_slice(extra);
-        let server = ServerProcess::spawn_command(Command::new(&binary).args(&args));
+        let mut command = Command::new(&binary);
+        command.args(&args).envs(env.iter().copied());
+        let server = ServerProcess::spawn_command(&mut command);
         let deployment = Deployment {
             port: 0,
             dir,
@@ -462,6 +470,66 @@ async fn failed_upgrades_leave_the_old_server_serving() {
     load.progress(300).await;
     let stats = load.finish().await;
     deployment.stop().await;
+    stats.assert_clean();
+}
+
+/// Under systemd: the old process says `RELOADING=1` when the new one starts, then
+/// `MAINPID=` with the new pid and `READY=1` once it serves, and nothing after that (no
+/// `STOPPING=1` while it drains: the service is not stopping); the new process answers the
+/// watchdog and says `STOPPING=1` at its own stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_under_systemd_hands_over_the_main_pid() {
+    let notify = tcpserver_tests::notify::NotifySocket::new();
+    let env = [
+        ("NOTIFY_SOCKET", notify.path.as_os_str()),
+        ("WATCHDOG_USEC", OsStr::new("400000")),
+    ];
+    let deployment = Deployment::start_with_env("prefork", &["--processes", "2"], &env);
+    let old = deployment.pid().unwrap();
+    assert!(
+        notify
+            .until("READY=1")
+            .last()
+            .unwrap()
+            .contains("2 worker(s)")
+    );
+    let load = Load::start(
+        deployment.port,
+        Protocol {
+            tls: None,
+            greets: true,
+        },
+    );
+    load.progress(300).await;
+    let new = deployment.upgrade("prefork").await;
+    let messages = notify.until(&format!("MAINPID={new}"));
+    let handed = messages.last().unwrap();
+    assert!(handed.contains("READY=1"), "{handed}");
+    assert!(
+        messages.iter().any(|m| m.contains("RELOADING=1")
+            && m.contains("MONOTONIC_USEC=")
+            && m.contains("upgrading")),
+        "{messages:?}"
+    );
+    // The old process has exited (checked by `upgrade`); the new one answers the watchdog.
+    let after = notify.until("WATCHDOG=1");
+    assert!(
+        !after.iter().any(|m| m.contains("STOPPING=1")),
+        "the old process announced a stop: {after:?}"
+    );
+    load.progress(300).await;
+    let stats = load.finish().await;
+    kill(Pid::from_raw(new as i32), Signal::SIGTERM).unwrap();
+    let stopping = notify.until("STOPPING=1");
+    assert!(
+        !stopping.iter().any(|m| m.contains("MAINPID")),
+        "{stopping:?}"
+    );
+    assert_ne!(old, new);
+    assert_eq!(
+        exit_status(new).await,
+        WaitStatus::Exited(Pid::from_raw(new as i32), 0)
+    );
     stats.assert_clean();
 }
 

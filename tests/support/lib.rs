@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod logs;
+pub mod notify;
 pub mod proc;
 
 use std::io::{BufRead, BufReader, Read, Write};
