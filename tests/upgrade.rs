@@ -737,3 +737,36 @@ async fn rolling_upgrade_of_a_fleet_behind_haproxy() {
         );
     }
 }
+
+/// `--reuse-port`: each worker's own socket is handed to the new worker with the same
+/// number, so that after the upgrade every socket still has exactly one worker accepting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reuse_port_sockets_go_to_the_new_workers_with_the_same_number() {
+    let protocol = Protocol {
+        tls: None,
+        greets: true,
+    };
+    let deployment = Deployment::start("prefork", &["--processes", "2", "--reuse-port"]);
+    let load = Load::start(deployment.port, protocol);
+    load.progress(1000).await;
+    let new = deployment.upgrade("prefork").await;
+    load.progress(1000).await;
+    let stats = load.finish().await;
+    let workers = tcpserver_tests::proc::child_pids(new);
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    let out = Command::new("ss")
+        .args(["-ltnpH", &format!("sport = :{}", deployment.port)])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(listing.lines().count(), 2, "{listing}");
+    for line in listing.lines() {
+        let accepting: Vec<_> = workers
+            .iter()
+            .filter(|pid| line.contains(&format!("pid={pid},")))
+            .collect();
+        assert_eq!(accepting.len(), 1, "one worker per socket: {line}");
+    }
+    deployment.stop().await;
+    stats.assert_clean();
+}
