@@ -87,6 +87,7 @@ use kind::Kind;
 /// | `max_buffer_size` | bytes: integer, or string with a unit (`"64KiB"`, `"1MiB"`, `"2G"`) | 100 MiB | `--max-buffer-size` |
 /// | `read_chunk_size` | bytes, as `max_buffer_size`; at most half of it | 64 KiB | `--read-chunk-size` |
 /// | `max_connections` | integer: connections served at once per process; 0 means no limit | 0 | `--max-connections` |
+/// | `idle_timeout` | duration, above 0: close a connection that has neither read nor written for this long (silent or slow clients; `--idle-timeout 0` turns a compiled-in one off) | off | `--idle-timeout` |
 /// | `handshake_timeout` | duration, above 0: how long a TLS client has to complete its handshake, from its accept | 10 s | `--handshake-timeout` |
 /// | `max_handshakes` | integer: TLS handshakes in progress at once per process; 0 means no cap | 256 | `--max-handshakes` |
 /// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"30s"`, `"2m"`) | 30 s | `--shutdown-timeout` |
@@ -294,7 +295,7 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Every key of [`#[tcp_server]`](macro@tcp_server), with the same values and defaults:
 /// `port` (required), `address`, `family`, `backlog`, `reuse_port`, `processes`,
 /// `max_restarts`, `tls` / `tls(pem, cert, key, client_ca, alpn, sni)`, `max_buffer_size`,
-/// `read_chunk_size`, `max_connections`, `handshake_timeout`, `max_handshakes`,
+/// `read_chunk_size`, `max_connections`, `idle_timeout`, `handshake_timeout`, `max_handshakes`,
 /// `shutdown_timeout`, `drain_delay`, `upgrade_timeout`, `pid_file`, `runtime`,
 /// `worker_threads`, `admin_address`,
 /// `proxy_protocol`, `proxy_trusted`, `proxy_timeout`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
@@ -314,6 +315,7 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `max_buffer_size` | bytes: integer, or string with a unit (`"1MiB"`) | 100 MiB | `--max-buffer-size` |
 /// | `read_chunk_size` | bytes; at most half of `max_buffer_size` | 64 KiB | `--read-chunk-size` |
 /// | `max_connections` | integer; 0 means no limit | 0 | `--max-connections` |
+/// | `idle_timeout` | duration, above 0 | off | `--idle-timeout` |
 /// | `handshake_timeout` | duration, above 0 | 10 s | `--handshake-timeout` |
 /// | `max_handshakes` | integer; 0 means no cap | 256 | `--max-handshakes` |
 /// | `shutdown_timeout` | seconds (`30`, `1.5`) or string with a unit (`"500ms"`, `"2m"`) | 30 s | `--shutdown-timeout` |

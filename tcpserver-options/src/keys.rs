@@ -46,6 +46,8 @@ pub enum Id {
     ReadChunkSize,
     /// `max_connections`
     MaxConnections,
+    /// `idle_timeout`
+    IdleTimeout,
     /// `handshake_timeout`
     HandshakeTimeout,
     /// `max_handshakes`
@@ -560,6 +562,19 @@ pub static KEYS: &[Key] = &[
     )
     .aliases(&["connections"]),
     row(
+        Id::IdleTimeout,
+        "idle_timeout",
+        "idle-timeout",
+        Group::Server,
+        Kind::Duration(Zero::Unsets(
+            "leave `idle_timeout` out: connections never time out by default",
+        )),
+        r#"idle_timeout = "60s""#,
+        "Close a connection that has neither read nor written for this long (slow or silent clients)",
+    )
+    .unset("off")
+    .aliases(&["idle", "read_timeout", "connection_timeout", "client_timeout"]),
+    row(
         Id::HandshakeTimeout,
         "handshake_timeout",
         "handshake-timeout",
@@ -782,7 +797,7 @@ pub static KEYS: &[Key] = &[
         r#"idle_connection_timeout = "75s""#,
         "HTTP: how long a connection may wait for a complete request head (0: the default)",
     )
-    .aliases(&["idle_timeout", "keep_alive_timeout"]),
+    .aliases(&["keep_alive_timeout", "header_timeout"]),
     row(
         Id::BodyTimeout,
         "body_timeout",

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod buffer;
+pub(crate) mod idle;
 mod shutdown;
 mod transport;
 
@@ -44,6 +45,7 @@ use crate::proxy::ProxyHeader;
 #[cfg(feature = "tls")]
 use crate::tls::TlsInfo;
 use buffer::ReadBuffer;
+use idle::Activity;
 pub use shutdown::{Requested, ShutdownSignal};
 pub(crate) use transport::Transport;
 
@@ -197,6 +199,24 @@ thread_local! {
 /// Through [`AsyncRead`] and [`AsyncWrite`], the tokio method used decides: `read` is
 /// cancel-safe, `read_exact` and `write_all` are not.
 ///
+/// # Timeouts
+///
+/// A server's [`idle_timeout`](crate::tcpserver::Builder::idle_timeout) closes a
+/// connection that neither reads nor writes for a while. A limit of the protocol's own (a
+/// request must arrive whole within 30 s, however steadily its bytes trickle in) belongs
+/// in the handler: since reads are cancel-safe, wrap one in [`tokio::time::timeout`], and
+/// on expiry nothing received is lost.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// # async fn doc(stream: &mut tcpserver::IoStream) -> tcpserver::Result<()> {
+/// match tokio::time::timeout(Duration::from_secs(30), stream.read_until(b"\r\n\r\n", Some(8192))).await {
+///     Ok(head) => { let _head = head?; /* ... */ }
+///     Err(_elapsed) => stream.write(b"408 request timeout\r\n").await?,
+/// }
+/// # Ok(()) }
+/// ```
+///
 /// # Examples
 ///
 /// A line echo handler:
@@ -221,6 +241,8 @@ pub struct IoStream {
     read_eof: bool,
     peer: Option<SocketAddr>,
     shutdown: ShutdownSignal,
+    /// Stamped at every read and write when the server has an idle timeout.
+    activity: Option<Arc<Activity>>,
     /// What the TLS handshake negotiated; `None` for a plain stream. Boxed so that plain
     /// streams stay small.
     #[cfg(feature = "tls")]
@@ -317,6 +339,7 @@ impl IoStream {
             read_eof: false,
             peer,
             shutdown: ShutdownSignal::default(),
+            activity: None,
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "proxy")]
@@ -722,7 +745,18 @@ impl IoStream {
             return Err(closed_error(reason));
         }
         let res = async {
-            self.transport.write_all(data).await?;
+            // `write_all`, with the idle clock stamped at every partial write: a large
+            // write to a slow reader is progress, not idleness.
+            let mut rest = data;
+            while !rest.is_empty() {
+                match poll_fn(|cx| Pin::new(&mut self.transport).poll_write(cx, rest)).await? {
+                    0 => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+                    n => {
+                        self.touch();
+                        rest = &rest[n..];
+                    }
+                }
+            }
             if self.transport.buffers_writes() {
                 self.transport.flush().await?;
             }
@@ -894,6 +928,7 @@ impl IoStream {
             }
             Ok(n) => {
                 metrics::add(metrics::RECEIVED, n as u64);
+                self.touch();
                 if self.buf.len() > self.options.max_buffer_size {
                     Err(self.buffer_full())
                 } else {
@@ -918,6 +953,7 @@ impl IoStream {
                 }
                 Ok(()) => {
                     metrics::add(metrics::RECEIVED, rb.filled().len() as u64);
+                    self.touch();
                     Ok(rb.filled().len())
                 }
                 Err(e) => Err(self.fail(e)),
@@ -1051,6 +1087,7 @@ impl AsyncRead for IoStream {
                     this.read_eof = true;
                 }
                 metrics::add(metrics::RECEIVED, n as u64);
+                this.touch();
                 Poll::Ready(Ok(()))
             }
             Err(e) => {
@@ -1073,6 +1110,7 @@ impl AsyncWrite for IoStream {
             return Poll::Ready(Err(closed_io_error(reason)));
         }
         let written = ready!(Pin::new(&mut this.transport).poll_write(cx, buf));
+        this.touch();
         Poll::Ready(sent(written).map_err(|e| this.fail_io(e)))
     }
 
@@ -1086,6 +1124,7 @@ impl AsyncWrite for IoStream {
             return Poll::Ready(Err(closed_io_error(reason)));
         }
         let written = ready!(Pin::new(&mut this.transport).poll_write_vectored(cx, bufs));
+        this.touch();
         Poll::Ready(sent(written).map_err(|e| this.fail_io(e)))
     }
 
@@ -1117,6 +1156,19 @@ fn sent(written: io::Result<usize>) -> io::Result<usize> {
 }
 
 impl IoStream {
+    /// Stamps the idle clock, if the server has an idle timeout.
+    #[inline]
+    fn touch(&self) {
+        if let Some(activity) = &self.activity {
+            activity.touch();
+        }
+    }
+
+    /// Stamps this stream's reads and writes on `activity` (the server's idle timeout).
+    pub(crate) fn set_activity(&mut self, activity: Arc<Activity>) {
+        self.activity = Some(activity);
+    }
+
     /// `fail` for the tokio I/O traits, which must return an `io::Error` of the same kind.
     fn fail_io(&mut self, err: io::Error) -> io::Error {
         let kind = err.kind();

@@ -72,10 +72,10 @@ pub use crate::process::DEFAULT_MAX_RESTARTS;
 /// overrides at run time; each setter's documentation names its flag and its default.
 /// The setters come in groups: where to listen (`port`, `address`, `family`, `backlog`,
 /// `reuse_port`), the server and its streams (`max_buffer_size`, `read_chunk_size`,
-/// `max_connections`, `handshake_timeout`, `max_handshakes`), TLS (`tls`,
+/// `max_connections`, `idle_timeout`, `handshake_timeout`, `max_handshakes`), TLS (`tls`,
 /// `tls_cert_key`, `tls_client_ca`, `tls_alpn`, `tls_sni`, `tls_sni_cert_key`), and
 /// processes (`processes`, `max_restarts`, `runtime`, `worker_threads`,
-/// `shutdown_timeout`, `drain_delay`), the admin listener (`admin_address`: `/livez`,
+/// `shutdown_timeout`, `drain_delay`, `upgrade_timeout`, `pid_file`), the admin listener (`admin_address`: `/livez`,
 /// `/readyz`, `/metrics`), and the PROXY protocol (`proxy_protocol`, `proxy_trusted`,
 /// `proxy_timeout`).
 ///

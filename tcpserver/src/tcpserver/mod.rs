@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 #[cfg(feature = "tls")]
 use crate::iostream::Transport;
+use crate::iostream::idle::{Activity, CoarseClock};
 use crate::iostream::{IoStream, StreamOptions};
 pub use crate::iostream::{Requested, ShutdownSignal};
 use crate::metrics;
@@ -91,6 +92,7 @@ pub struct Builder {
     pub(crate) max_buffer_size: Option<usize>,
     pub(crate) read_chunk_size: Option<usize>,
     pub(crate) max_connections: Option<usize>,
+    pub(crate) idle_timeout: Option<Duration>,
     #[cfg(feature = "tls")]
     tls: Option<TlsConfig>,
     #[cfg(feature = "tls")]
@@ -109,6 +111,7 @@ impl Default for Builder {
             max_buffer_size: None,
             read_chunk_size: None,
             max_connections: None,
+            idle_timeout: None,
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "tls")]
@@ -139,6 +142,20 @@ impl Builder {
     /// closes. `0` means no limit.
     pub fn max_connections(mut self, limit: usize) -> Self {
         self.max_connections = (limit > 0).then_some(limit);
+        self
+    }
+
+    /// Close a connection that has neither read nor written for `timeout` (default: never,
+    /// as Tornado; `Duration::ZERO` means never). Silent clients, clients that send a byte
+    /// now and then and never finish, and clients that stop reading what the server writes
+    /// no longer hold a connection forever. Any byte read or written, including part of a
+    /// large write, counts as activity; the close happens within 10 ms of the deadline,
+    /// with no clock read on the read and write paths (see [`IoStream`]'s `# Timeouts`
+    /// for bounding a handler's own waits with `tokio::time::timeout`).
+    /// The clock starts when the handler is called (a TLS handshake and a PROXY header
+    /// have their own deadlines).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = (!timeout.is_zero()).then_some(timeout);
         self
     }
 
@@ -209,6 +226,7 @@ impl Builder {
                 #[cfg(feature = "proxy")]
                 proxy: self.proxy.map(ProxyReader::new),
                 max_connections: self.max_connections,
+                idle: self.idle_timeout.map(|t| (t, CoarseClock::new())),
                 limit: self
                     .max_connections
                     .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
@@ -272,6 +290,8 @@ pub(crate) struct Shared {
     #[cfg(feature = "proxy")]
     proxy: Option<ProxyReader>,
     max_connections: Option<usize>,
+    /// The idle timeout and the coarse clock connections stamp their activity with.
+    idle: Option<(Duration, Arc<CoarseClock>)>,
     limit: Option<Arc<Semaphore>>,
     connections: ConnectionSet,
     /// Cancelled by `stop()`: the accept loop ends.
@@ -418,6 +438,9 @@ impl TcpServer {
         };
         if spawn {
             tokio::spawn(accept::accept_loop(self.shared.clone()));
+            if let Some((_, clock)) = &self.shared.idle {
+                tokio::spawn(clock.ticker());
+            }
         }
         Ok(())
     }
@@ -768,10 +791,18 @@ struct ConnectionGuard {
     /// Why the connection ended, for the metrics: until the task says otherwise, the
     /// shutdown deadline aborted it (or it ended before its handler: refused).
     closed: metrics::ConnectionEnd,
+    /// With an idle timeout, once the handler runs: its watchdog, which ends with it.
+    watchdog: Option<(Arc<Activity>, tokio::task::AbortHandle)>,
 }
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
+        if let Some((activity, watchdog)) = self.watchdog.take() {
+            watchdog.abort();
+            if activity.timed_out() {
+                self.closed = metrics::ConnectionEnd::Timeout;
+            }
+        }
         metrics::closed(self.closed);
         self.shared.connections.remove(self.id);
         if self.shared.accept_paused.load(Ordering::Acquire) {
@@ -814,7 +845,15 @@ fn spawn_connection<H: StreamHandler>(
         id,
         _permit: permit,
         closed: metrics::ConnectionEnd::Shutdown,
+        watchdog: None,
     };
+    // With an idle timeout, the connection's activity, and where its watchdog finds the
+    // task to abort.
+    let activity = shared
+        .idle
+        .as_ref()
+        .map(|(timeout, clock)| (*timeout, Activity::new(clock.clone())));
+    let task_activity = activity.clone();
     let options = shared.stream;
     let task = tokio::spawn(async move {
         let mut guard = guard;
@@ -884,6 +923,15 @@ fn spawn_connection<H: StreamHandler>(
             stream.set_proxy_header(header);
         }
         stream.set_shutdown_signal(shutdown);
+        // With an idle timeout, a watchdog task of its own aborts this one when the stream
+        // has been idle that long: polled only when its timer fires, it costs the handler's
+        // reads and writes nothing but their stamps.
+        if let Some((timeout, activity)) = task_activity {
+            activity.touch();
+            stream.set_activity(activity.clone());
+            let watchdog = tokio::spawn(activity.clone().watch(timeout, addr));
+            guard.watchdog = Some((activity, watchdog.abort_handle()));
+        }
         let work = CatchUnwind {
             inner: AssertUnwindSafe(handler.handle_stream(stream, addr)),
         };
@@ -905,6 +953,9 @@ fn spawn_connection<H: StreamHandler>(
         };
         drop(guard);
     });
+    if let Some((_, activity)) = &activity {
+        activity.set_connection(task.abort_handle());
+    }
     shared.connections.attach(id, task.abort_handle());
 }
 

@@ -15,6 +15,7 @@ impl OptionGroup for Builder {
             Id::MaxBufferSize => builder.max_buffer_size(value.usize()),
             Id::ReadChunkSize => builder.read_chunk_size(value.usize()),
             Id::MaxConnections => builder.max_connections(value.usize()),
+            Id::IdleTimeout => builder.idle_timeout(value.duration().unwrap_or_default()),
             #[cfg(feature = "tls")]
             Id::HandshakeTimeout => builder.handshake_timeout(value.duration().unwrap_or_default()),
             #[cfg(feature = "tls")]
@@ -37,6 +38,9 @@ impl OptionGroup for Builder {
                 size(options.get_read_chunk_size()),
             ),
             Id::MaxConnections => count(self.max_connections),
+            Id::IdleTimeout => self
+                .idle_timeout
+                .map_or(Setting::Unset, |t| Setting::Set(Value::Duration(Some(t)))),
             #[cfg(feature = "tls")]
             Id::HandshakeTimeout => Setting::Set(Value::Duration(Some(self.handshake_timeout))),
             #[cfg(feature = "tls")]
@@ -64,6 +68,14 @@ impl Launcher {
     /// no limit).
     pub fn max_connections(mut self, limit: usize) -> Self {
         self.server = self.server.max_connections(limit);
+        self
+    }
+
+    /// Close a connection that has neither read nor written for this long
+    /// (`--idle-timeout`; default off; see
+    /// [`Builder::idle_timeout`](crate::tcpserver::Builder::idle_timeout)).
+    pub fn idle_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.server = self.server.idle_timeout(timeout);
         self
     }
 
