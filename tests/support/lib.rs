@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod fuzzing;
 pub mod logs;
 pub mod notify;
 pub mod proc;
