@@ -236,3 +236,287 @@ async fn read_body_then_ok(request: http::Request<Body>) -> http::Response<Strin
     let _ = request.into_body().collect().await;
     http::Response::new("ok".to_owned())
 }
+
+// ----- IoStream reads, against a model -----
+
+/// The regexes `read_until_regex` is tried with: bounded and unbounded ones.
+const REGEXES: &[&str] = &[
+    r"\n",
+    r"\r?\n\r?\n",
+    r"a+b",
+    r"[0-9]{2,3}",
+    r"x[^y]*y",
+    r"(?:ab|b)c",
+];
+
+/// One read of the sequence an input asks for.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    Until {
+        delimiter: [u8; 2],
+        len: usize,
+        max: Option<usize>,
+    },
+    Regex {
+        index: usize,
+        max: Option<usize>,
+    },
+    Bytes {
+        n: usize,
+        partial: bool,
+    },
+    Into {
+        n: usize,
+        partial: bool,
+    },
+    UntilClose,
+}
+
+/// An input, decoded: `[ending, chunk, count, (kind, a, b) * count, data...]`.
+#[derive(Debug)]
+struct Script<'a> {
+    /// The writer resets the connection at the end instead of closing it cleanly.
+    reset: bool,
+    /// The writer's write size (the reader's reads land wherever the kernel puts them).
+    chunk: usize,
+    reads: Vec<Read>,
+    data: &'a [u8],
+}
+
+fn script(input: &[u8]) -> Option<Script<'_>> {
+    let (&ending, rest) = input.split_first()?;
+    let (&chunk, rest) = rest.split_first()?;
+    let (&count, mut rest) = rest.split_first()?;
+    let mut reads = Vec::new();
+    for _ in 0..(count % 9) {
+        let (op, tail) = rest.split_at_checked(3)?;
+        rest = tail;
+        let (a, b) = (op[1], op[2]);
+        let max = (b & 0x80 != 0).then_some(usize::from(b & 0x7f));
+        reads.push(match op[0] % 5 {
+            0 => Read::Until {
+                delimiter: [a, b],
+                len: 1 + usize::from(a & 1),
+                max: (op[0] & 0x80 != 0).then_some(usize::from(b)),
+            },
+            1 => Read::Regex {
+                index: usize::from(a) % REGEXES.len(),
+                max,
+            },
+            2 => Read::Bytes {
+                n: usize::from(a),
+                partial: b & 1 != 0,
+            },
+            3 => Read::Into {
+                n: usize::from(a),
+                partial: b & 1 != 0,
+            },
+            _ => Read::UntilClose,
+        });
+    }
+    Some(Script {
+        reset: ending & 1 != 0,
+        chunk: usize::from(chunk).max(1),
+        reads,
+        data: rest,
+    })
+}
+
+/// `IoStream`'s reads against a model of Tornado's semantics: a sequence of reads over a
+/// loopback TCP connection whose writer sends the input's data in chunks and then closes
+/// or resets it.
+///
+/// With a clean close every answer is checked exactly against the model (where a read may
+/// return less than asked, any amount it may return); after a reset, which may lose data in
+/// flight, each answer must still be one the model allows for some prefix of the data.
+pub fn iostream_reads(input: &[u8]) {
+    let Some(script) = script(input) else { return };
+    let regexes: &'static [regex::bytes::Regex] = {
+        static COMPILED: OnceLock<Vec<regex::bytes::Regex>> = OnceLock::new();
+        COMPILED.get_or_init(|| {
+            REGEXES
+                .iter()
+                .map(|r| regex::bytes::Regex::new(r).unwrap())
+                .collect()
+        })
+    };
+    static LISTENER: OnceLock<std::net::TcpListener> = OnceLock::new();
+    let listener = LISTENER.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("non-blocking");
+        listener
+    });
+    let outcome = runtime().block_on(async {
+        tokio::time::timeout(INPUT_DEADLINE, async {
+            let addr = listener.local_addr().unwrap();
+            let std_listener = listener.try_clone().unwrap();
+            let accept = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            let (writer, accepted) =
+                tokio::join!(tokio::net::TcpStream::connect(addr), accept.accept());
+            let (mut writer, (reader, _)) = (writer.unwrap(), accepted.unwrap());
+            let (data, chunk, reset) = (script.data.to_vec(), script.chunk, script.reset);
+            let writing = tokio::spawn(async move {
+                for piece in data.chunks(chunk) {
+                    if writer.write_all(piece).await.is_err() {
+                        return;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                if reset {
+                    let _ = writer.set_zero_linger();
+                } else {
+                    let _ = writer.shutdown().await;
+                }
+                drop(writer);
+            });
+            let mut stream = IoStream::from(reader);
+            check_reads(&mut stream, &script, regexes).await;
+            let _ = writing.await;
+        })
+        .await
+    });
+    assert_no_panic();
+    outcome.unwrap_or_else(|_| panic!("the reads did not end within {INPUT_DEADLINE:?}"));
+}
+
+async fn check_reads(stream: &mut IoStream, script: &Script<'_>, regexes: &[regex::bytes::Regex]) {
+    use tcpserver::ErrorKind;
+    let exact = !script.reset;
+    let mut rest: &[u8] = script.data;
+    for &read in &script.reads {
+        match read {
+            Read::Until {
+                delimiter,
+                len,
+                max,
+            } => {
+                let delimiter = &delimiter[..len];
+                let got = stream.read_until(delimiter, max).await;
+                let first = rest
+                    .windows(len)
+                    .position(|w| w == delimiter)
+                    .map(|at| at + len);
+                match got {
+                    Ok(line) => {
+                        assert_eq!(
+                            Some(line.len()),
+                            first,
+                            "{read:?} in {rest:?} gave {line:?}"
+                        );
+                        assert!(
+                            max.is_none_or(|m| line.len() <= m),
+                            "{read:?} gave {line:?}"
+                        );
+                        assert_eq!(&line[..], &rest[..line.len()]);
+                        rest = &rest[line.len()..];
+                    }
+                    Err(e) if e.kind() == ErrorKind::UnsatisfiableRead => {
+                        let max = max.expect("only with max_bytes");
+                        assert!(
+                            first.is_some_and(|end| end > max)
+                                || (first.is_none() && (rest.len() > max || !exact)),
+                            "{read:?} unsatisfiable in {rest:?}"
+                        );
+                        return;
+                    }
+                    Err(e) => {
+                        assert!(e.is_closed(), "{read:?}: {e}");
+                        if exact {
+                            assert!(
+                                first.is_none() && max.is_none_or(|m| rest.len() <= m),
+                                "{read:?} closed with {rest:?} left"
+                            );
+                        }
+                    }
+                }
+            }
+            Read::Regex { index, max } => {
+                let regex = &regexes[index];
+                let got = stream.read_until_regex(regex, max).await;
+                match got {
+                    Ok(found) => {
+                        assert_eq!(&found[..], &rest[..found.len()], "{read:?}");
+                        assert!(
+                            max.is_none_or(|m| found.len() <= m),
+                            "{read:?} gave {found:?}"
+                        );
+                        let ends_a_match = (0..found.len()).any(|start| {
+                            regex
+                                .find_at(&found, start)
+                                .is_some_and(|m| m.start() == start && m.end() == found.len())
+                        });
+                        assert!(ends_a_match, "{read:?} gave {found:?}, which no match ends");
+                        rest = &rest[found.len()..];
+                    }
+                    Err(e) if e.kind() == ErrorKind::UnsatisfiableRead => {
+                        let max = max.expect("only with max_bytes");
+                        if exact {
+                            assert!(
+                                rest.len() > max || regex.find(rest).is_some_and(|m| m.end() > max),
+                                "{read:?} unsatisfiable in {rest:?}"
+                            );
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        assert!(e.is_closed(), "{read:?}: {e}");
+                        if exact {
+                            assert!(
+                                regex
+                                    .find(rest)
+                                    .is_none_or(|m| max.is_some_and(|max| m.end() > max)),
+                                "{read:?} closed, yet {rest:?} holds a match"
+                            );
+                        }
+                    }
+                }
+            }
+            Read::Bytes { n, partial } | Read::Into { n, partial } => {
+                let got = match read {
+                    Read::Bytes { .. } => stream.read_bytes(n, partial).await,
+                    _ => {
+                        let mut dst = vec![0u8; n];
+                        stream.read_into(&mut dst, partial).await.map(|k| {
+                            dst.truncate(k);
+                            dst
+                        })
+                    }
+                };
+                match got {
+                    Ok(bytes) => {
+                        if partial && n > 0 {
+                            assert!(
+                                !bytes.is_empty() && bytes.len() <= n,
+                                "{read:?} gave {bytes:?}"
+                            );
+                        } else {
+                            assert_eq!(bytes.len(), n, "{read:?}");
+                        }
+                        assert_eq!(&bytes[..], &rest[..bytes.len()], "{read:?}");
+                        rest = &rest[bytes.len()..];
+                    }
+                    Err(e) => {
+                        assert!(e.is_closed(), "{read:?}: {e}");
+                        if exact {
+                            let needed = if partial { 1 } else { n };
+                            assert!(rest.len() < needed, "{read:?} closed with {rest:?} left");
+                        }
+                    }
+                }
+            }
+            Read::UntilClose => match stream.read_until_close().await {
+                Ok(all) => {
+                    assert_eq!(&all[..], &rest[..all.len()], "{read:?}");
+                    if exact {
+                        assert_eq!(all.len(), rest.len(), "{read:?}");
+                    }
+                    rest = &rest[all.len()..];
+                }
+                Err(e) => {
+                    assert!(e.is_closed() && !exact, "{read:?}: {e}");
+                    return;
+                }
+            },
+        }
+    }
+}
