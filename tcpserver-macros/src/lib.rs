@@ -18,6 +18,8 @@
 
 mod entry;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 mod keys;
 mod kind;
 mod parse;
