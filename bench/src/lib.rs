@@ -30,3 +30,29 @@ pub fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
 pub fn flag(args: &[String], name: &str) -> bool {
     args.iter().any(|a| a == name)
 }
+
+/// The name the test certificates are issued for (`examples/certs/`).
+pub fn server_name() -> tokio_rustls::rustls::pki_types::ServerName<'static> {
+    tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").expect("a valid name")
+}
+
+/// A TLS client trusting the CA certificates in the PEM file `ca`.
+pub fn tls_connector(ca: &str) -> tokio_rustls::TlsConnector {
+    use std::sync::Arc;
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).expect("CA file") {
+        roots
+            .add(cert.expect("CA certificate"))
+            .expect("CA certificate");
+    }
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}

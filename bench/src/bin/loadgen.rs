@@ -14,16 +14,12 @@
 //! write as its first line over plain TCP (as a proxy forwards a client's first bytes).
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tcpserver_bench::{arg, flag, percentiles};
+use tcpserver_bench::{arg, flag, percentiles, server_name, tls_connector};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 #[derive(Default)]
 struct Totals {
@@ -183,26 +179,6 @@ fn proxy_v2_header() -> Vec<u8> {
     header.extend_from_slice(&51000u16.to_be_bytes());
     header.extend_from_slice(&8888u16.to_be_bytes());
     header
-}
-
-fn server_name() -> ServerName<'static> {
-    ServerName::try_from("localhost").expect("a valid name")
-}
-
-fn tls_connector(ca: &str) -> TlsConnector {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).expect("CA file") {
-        roots
-            .add(cert.expect("CA certificate"))
-            .expect("CA certificate");
-    }
-    let config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
 }
 
 fn main() {
