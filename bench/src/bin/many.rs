@@ -12,7 +12,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use tcpserver_bench::arg;
+use tcpserver_bench::{arg, rss_kib};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -21,15 +21,6 @@ const PER_SOURCE: usize = 25_000;
 
 /// Connections opened at once.
 const BATCH: usize = 256;
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 /// Reads one reply line (they are short) and checks it.
 async fn read_line(stream: &mut TcpStream, expected: &[u8]) -> std::io::Result<()> {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tcpserver_bench::{arg, server_name, tls_connector};
+use tcpserver_bench::{arg, rss_kib, server_name, tls_connector};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 
@@ -105,12 +105,7 @@ fn footprint(pid: u32) -> (usize, u64) {
     let mut rss = 0;
     for p in std::iter::once(pid).chain(workers(pid)) {
         fds += std::fs::read_dir(format!("/proc/{p}/fd")).map_or(0, |d| d.count());
-        rss += std::fs::read_to_string(format!("/proc/{p}/status"))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .unwrap_or(0);
+        rss += rss_kib(p);
     }
     (fds, rss)
 }
