@@ -269,6 +269,9 @@ impl Deployment {
         std::fs::set_permissions(&new, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
         std::fs::rename(&new, &self.binary).unwrap();
+        // A child another test thread forked while the file was open for writing holds it
+        // open until that child execs; executing the file before then fails with ETXTBSY.
+        std::thread::sleep(Duration::from_millis(100));
     }
 
     /// Replaces the binary with a new build of the same example and upgrades to it: the

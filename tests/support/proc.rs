@@ -77,12 +77,22 @@ impl ServerProcess {
     /// Starts a prepared command (stdin null, stdout inherited, stderr captured).
     pub fn spawn_command(command: &mut Command) -> Self {
         use std::os::unix::process::CommandExt;
-        let mut child = command
+        command
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .expect("spawn server process");
+            .process_group(0);
+        // A binary the test just wrote may still be open for writing in a child another
+        // test thread forked meanwhile (until that child execs): ETXTBSY, for a moment.
+        let mut attempts = 0;
+        let mut child = loop {
+            match command.spawn() {
+                Err(e) if e.raw_os_error() == Some(nix::libc::ETXTBSY) && attempts < 100 => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                spawned => break spawned.expect("spawn server process"),
+            }
+        };
         let stderr = Arc::new(Mutex::new(String::new()));
         let pipe = child.stderr.take().expect("stderr pipe");
         let sink = stderr.clone();
