@@ -284,3 +284,19 @@ fn emfile_pauses_accepting_without_spinning_and_recovers() {
     );
     let _ = std::io::stderr().flush();
 }
+
+#[test]
+fn an_unwritable_pid_file_is_one_line_and_exit_one() {
+    let out = Command::new(example_path("echo"))
+        .args(["--port", "0", "--address", "127.0.0.1"])
+        .args(["--pid-file", "/nonexistent-directory/echo.pid"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot write the pid file /nonexistent-directory/echo.pid"),
+        "{stderr}"
+    );
+}

@@ -340,7 +340,7 @@ impl Launcher {
         // every worker starts from the same files.
         #[cfg(feature = "tls")]
         let tls = self.tls.load()?;
-        let predecessor = upgrade::init(self.process.pid_file.as_deref());
+        let predecessor = upgrade::init(self.process.pid_file.as_deref())?;
         let workers = self.process.forks().then(|| self.workers());
         let notifier = Notifier::from_env(self.process.drain_delay);
         let (sockets, inherited_admin) = self.listening_sockets(workers, predecessor)?;

@@ -125,13 +125,31 @@ static PID_FILE: OnceLock<PathBuf> = OnceLock::new();
 
 /// At start-up, before any thread: takes the old process's report channel if an upgrade
 /// started this process, and remembers the pid file. Returns the old process's pid.
-pub(super) fn init(pid_file: Option<&Path>) -> Option<u32> {
+///
+/// # Errors
+///
+/// The pid file cannot be written where it is asked for (a missing directory, no
+/// permission): said at start-up, not discovered once the server serves.
+pub(super) fn init(pid_file: Option<&Path>) -> io::Result<Option<u32>> {
     if let Some(path) = pid_file {
+        // The file itself is written once the process serves; a file beside it now tells
+        // whether that will work.
+        let mut probe = path.as_os_str().to_owned();
+        probe.push(format!(".{}.probe", std::process::id()));
+        std::fs::write(&probe, b"").map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot write the pid file {}: {e}", path.display()),
+            )
+        })?;
+        let _ = std::fs::remove_file(&probe);
         let _ = PID_FILE.set(path.to_owned());
     }
-    let fd = crate::process::take_upgrade_report_fd()?;
+    let Some(fd) = crate::process::take_upgrade_report_fd() else {
+        return Ok(None);
+    };
     *lock() = Some(fd);
-    Some(std::os::unix::process::parent_id())
+    Ok(Some(std::os::unix::process::parent_id()))
 }
 
 /// In a forked worker: the report belongs to the main process.

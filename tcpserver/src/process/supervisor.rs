@@ -390,7 +390,7 @@ impl Supervision {
                 match Signal::try_from(info.ssi_signo as i32) {
                     Ok(Signal::SIGCHLD) => {}
                     Ok(sig @ (Signal::SIGTERM | Signal::SIGINT)) => self.on_stop_signal(sig),
-                    Ok(Signal::SIGUSR2) => self.begin_upgrade()?,
+                    Ok(Signal::SIGUSR2) => self.begin_upgrade(),
                     Ok(Signal::SIGHUP) => {
                         tracing::info!("received SIGHUP; passing it on to the workers");
                         self.reloading = Some(self.ready.clone());
@@ -637,20 +637,21 @@ impl Supervision {
     }
 
     /// SIGUSR2: starts the new binary, unless an upgrade or a stop is under way.
-    fn begin_upgrade(&mut self) -> io::Result<()> {
+    fn begin_upgrade(&mut self) {
+        // Checked first: a stop drops the upgrade's copies of the sockets.
+        if self.stopping.is_some() {
+            tracing::warn!("received SIGUSR2 while stopping; not upgrading");
+            return;
+        }
         let Some(spec) = &self.upgrade else {
-            return Ok(());
+            return;
         };
         if let Some(successor) = &self.successor {
             tracing::warn!(
                 "received SIGUSR2 during an upgrade (new process pid {}); ignoring it",
                 successor.pid()
             );
-            return Ok(());
-        }
-        if self.stopping.is_some() {
-            tracing::warn!("received SIGUSR2 while stopping; not upgrading");
-            return Ok(());
+            return;
         }
         match spec.start() {
             Ok(successor) => {
@@ -667,7 +668,6 @@ impl Supervision {
                 self.emit(Lifecycle::UpgradeFailed);
             }
         }
-        Ok(())
     }
 
     /// Follows an upgrade in progress: once the new binary serves, the workers stop.
