@@ -5,17 +5,21 @@
 //! - every 20 s a worker is killed (SIGKILL), the three servers in turn;
 //! - every 15 s the TLS server reloads its certificates (SIGHUP);
 //! - every 25 s one plain worker runs out of descriptors for 2 s (`prlimit`: EMFILE);
+//! - every 30 s (from 25 s) one server in turn upgrades (SIGUSR2 to the process named by its
+//!   `--pid-file`): the new process takes over, the old one drains and exits, and from then
+//!   on the faults and the footprint follow the new pid;
 //! - all the time: clients that reset in the middle of a line, send garbage, send a line
 //!   over the server's limit, or stall in the TLS handshake.
 //!
 //! A good client's failure counts as injected only within two seconds after a worker of its
-//! server was killed. Prints one JSON line; exits 1 if any other failure happened, or if the
+//! server was killed; an upgrade promises no failure at all, so none is excused. Prints one JSON line; exits 1 if any other failure happened, or if the
 //! servers' descriptors or memory did not come back within 10% of their warm baseline (taken
 //! a quarter of the way in, under load) once the load stopped.
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tcpserver_bench::{arg, rss_kib, server_name, tls_connector};
@@ -26,9 +30,26 @@ use tokio::net::TcpStream;
 struct Server {
     name: &'static str,
     addr: SocketAddr,
-    pid: u32,
+    /// The main process now: the one named in `pid_file`, which changes at each upgrade.
+    pid: AtomicU32,
+    pid_file: PathBuf,
     /// Milliseconds since the start when a worker of it was last killed.
     last_kill: AtomicU64,
+    /// Until when (milliseconds since the start) an upgrade's old process may close idle
+    /// keep-alive connections: from the SIGUSR2 until a few seconds after the new pid.
+    upgrade_until: AtomicU64,
+}
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.pid.load(Ordering::Relaxed)
+    }
+
+    /// The pid in the pid file, once it is there.
+    async fn pid_in_file(&self) -> Option<u32> {
+        let text = tokio::fs::read_to_string(&self.pid_file).await.ok()?;
+        text.trim().parse().ok()
+    }
 }
 
 #[derive(Default)]
@@ -36,6 +57,7 @@ struct Counters {
     exchanges: AtomicU64,
     bytes_checked: AtomicU64,
     injected_failures: AtomicU64,
+    idle_close_retries: AtomicU64,
     unexpected: std::sync::Mutex<Vec<String>>,
     faults: std::sync::Mutex<Vec<String>>,
 }
@@ -48,6 +70,22 @@ struct Soak {
     tls: Server,
     http: Server,
     tls_connector: tokio_rustls::TlsConnector,
+}
+
+/// How a good client's connection failed.
+enum Failure {
+    /// A keep-alive connection closed before any byte of the answer to a request after the
+    /// first: the race every HTTP client meets when a server closes an idle connection as
+    /// the next request leaves (RFC 9112 §9.3.1: such a request is retried on a new
+    /// connection). Excused only while the server's old process drains after an upgrade.
+    IdleClosed(String),
+    Other(String),
+}
+
+impl From<String> for Failure {
+    fn from(what: String) -> Self {
+        Failure::Other(what)
+    }
 }
 
 impl Soak {
@@ -70,6 +108,10 @@ impl Soak {
                 unexpected.push(format!("{} at {} ms: {what}", server.name, self.now_ms()));
             }
         }
+    }
+
+    fn servers(&self) -> [&Server; 3] {
+        [&self.plain, &self.tls, &self.http]
     }
 
     fn fault(&self, what: String) {
@@ -164,24 +206,35 @@ async fn echo_lines<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// 50 keep-alive requests, each answer checked.
-async fn http_requests(stream: TcpStream, counters: &Counters) -> Result<(), String> {
+/// Up to 50 keep-alive requests, each answer checked; fewer when the server says
+/// `Connection: close`.
+async fn http_requests(stream: TcpStream, counters: &Counters) -> Result<(), Failure> {
     let mut stream = BufStream::new(stream);
-    for _ in 0..50 {
-        stream
-            .write_all(b"GET / HTTP/1.1\r\nHost: soak\r\n\r\n")
-            .await
-            .map_err(|e| format!("write: {e}"))?;
-        stream.flush().await.map_err(|e| format!("flush: {e}"))?;
-        let mut length = None;
+    for request in 0..50 {
         let mut status = String::new();
-        stream
-            .read_line(&mut status)
-            .await
-            .map_err(|e| format!("status: {e}"))?;
-        if !status.starts_with("HTTP/1.1 200") {
-            return Err(format!("status {status:?}"));
+        let sent = async {
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: soak\r\n\r\n")
+                .await?;
+            stream.flush().await?;
+            stream.read_line(&mut status).await
         }
+        .await;
+        match sent {
+            Ok(0) | Err(_) if request > 0 && status.is_empty() => {
+                return Err(Failure::IdleClosed(format!(
+                    "request {request}: {}",
+                    sent.map_or_else(|e| e.to_string(), |_| "end of stream".to_owned())
+                )));
+            }
+            Err(e) => return Err(format!("status: {e}").into()),
+            Ok(_) => {}
+        }
+        if !status.starts_with("HTTP/1.1 200") {
+            return Err(format!("status {status:?}").into());
+        }
+        let mut length = None;
+        let mut close = false;
         loop {
             let mut header = String::new();
             stream
@@ -191,21 +244,26 @@ async fn http_requests(stream: TcpStream, counters: &Counters) -> Result<(), Str
             if header == "\r\n" || header.is_empty() {
                 break;
             }
-            if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+            let header = header.to_ascii_lowercase();
+            if let Some(v) = header.strip_prefix("content-length:") {
                 length = v.trim().parse::<usize>().ok();
             }
+            close |= header.starts_with("connection:") && header.contains("close");
         }
-        let mut body = vec![0u8; length.ok_or("no content-length")?];
+        let mut body = vec![0u8; length.ok_or_else(|| "no content-length".to_owned())?];
         tokio::io::AsyncReadExt::read_exact(&mut stream, &mut body)
             .await
             .map_err(|e| format!("body: {e}"))?;
         if body != b"Hello, world" {
-            return Err(format!("body {body:?}"));
+            return Err(format!("body {body:?}").into());
         }
         counters.exchanges.fetch_add(1, Ordering::Relaxed);
         counters
             .bytes_checked
             .fetch_add(body.len() as u64, Ordering::Relaxed);
+        if close {
+            break;
+        }
     }
     Ok(())
 }
@@ -219,18 +277,30 @@ async fn good_client(soak: Arc<Soak>, which: u8, id: u64) {
             _ => &soak.http,
         };
         let result = match TcpStream::connect(server.addr).await {
-            Err(e) => Err(format!("connect: {e}")),
+            Err(e) => Err(Failure::Other(format!("connect: {e}"))),
             Ok(tcp) => match which {
-                0 => echo_lines(tcp, true, &mut seed, &soak.counters).await,
+                0 => echo_lines(tcp, true, &mut seed, &soak.counters)
+                    .await
+                    .map_err(Failure::Other),
                 1 => match soak.tls_connector.connect(server_name(), tcp).await {
-                    Ok(tls) => echo_lines(tls, false, &mut seed, &soak.counters).await,
-                    Err(e) => Err(format!("handshake: {e}")),
+                    Ok(tls) => echo_lines(tls, false, &mut seed, &soak.counters)
+                        .await
+                        .map_err(Failure::Other),
+                    Err(e) => Err(Failure::Other(format!("handshake: {e}"))),
                 },
                 _ => http_requests(tcp, &soak.counters).await,
             },
         };
-        if let Err(what) = result {
-            soak.failed(server, what);
+        match result {
+            Ok(()) => {}
+            Err(Failure::IdleClosed(_))
+                if soak.now_ms() < server.upgrade_until.load(Ordering::Relaxed) =>
+            {
+                soak.counters
+                    .idle_close_retries
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Err(Failure::IdleClosed(what) | Failure::Other(what)) => soak.failed(server, what),
         }
     }
 }
@@ -287,15 +357,81 @@ async fn bad_clients(soak: Arc<Soak>) {
     }
 }
 
+/// An upgrade of server `which`: SIGUSR2 to its main process, then the new pid from its pid
+/// file once the new process serves (the old one exits on its own after its drain).
+async fn upgrade(soak: Arc<Soak>, which: usize) {
+    let server = soak.servers()[which];
+    let old = server.pid();
+    let started = Instant::now();
+    server.upgrade_until.store(u64::MAX, Ordering::Relaxed);
+    let _ = Command::new("kill")
+        .args(["-USR2", &old.to_string()])
+        .status();
+    while started.elapsed() < Duration::from_secs(40) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Some(new) = server.pid_in_file().await
+            && new != old
+        {
+            server.pid.store(new, Ordering::Relaxed);
+            server
+                .upgrade_until
+                .store(soak.now_ms() + 5000, Ordering::Relaxed);
+            soak.fault(format!(
+                "SIGUSR2 upgrade of the {} server ({old} → {new}, {} ms)",
+                server.name,
+                started.elapsed().as_millis()
+            ));
+            return;
+        }
+    }
+    server.upgrade_until.store(0, Ordering::Relaxed);
+    soak.counters.unexpected.lock().unwrap().push(format!(
+        "{}: no new process in the pid file 40 s after SIGUSR2 to {old}",
+        server.name
+    ));
+}
+
+/// Waits for a killed worker to be gone (on a loaded machine its exit can lag the signal
+/// by seconds) and restarts the window of excused failures of its server from then.
+async fn died(soak: Arc<Soak>, which: usize, worker: u32) {
+    let server = soak.servers()[which % 3];
+    let killed = Instant::now();
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{worker}/stat")).unwrap_or_default();
+        let state = stat[stat.rfind(')').map_or(0, |i| i + 2)..].chars().next();
+        if matches!(state, None | Some('Z' | 'X')) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server
+        .last_kill
+        .store(soak.now_ms().max(1), Ordering::Relaxed);
+    let lag = killed.elapsed();
+    if lag > Duration::from_millis(500) {
+        soak.fault(format!(
+            "the killed {} worker ({worker}) gone {} ms after SIGKILL",
+            server.name,
+            lag.as_millis()
+        ));
+    }
+}
+
 /// The process faults, on a one-second tick.
 async fn faults(soak: Arc<Soak>, seconds: u64) {
     let mut kills = 0usize;
+    let mut upgrades = 0usize;
     for t in 1..seconds {
         tokio::time::sleep_until((soak.started + Duration::from_secs(t)).into()).await;
+        if t % 30 == 25 {
+            // Its own task: the faults' tick goes on while the new process starts.
+            tokio::spawn(upgrade(soak.clone(), upgrades % 3));
+            upgrades += 1;
+        }
         if t % 20 == 0 {
-            let server = [&soak.plain, &soak.tls, &soak.http][kills % 3];
+            let server = soak.servers()[kills % 3];
             kills += 1;
-            if let Some(&worker) = workers(server.pid).first() {
+            if let Some(&worker) = workers(server.pid()).first() {
                 server
                     .last_kill
                     .store(soak.now_ms().max(1), Ordering::Relaxed);
@@ -303,29 +439,34 @@ async fn faults(soak: Arc<Soak>, seconds: u64) {
                     .args(["-KILL", &worker.to_string()])
                     .status();
                 soak.fault(format!("SIGKILL to a {} worker ({worker})", server.name));
+                tokio::spawn(died(soak.clone(), kills - 1, worker));
             }
         }
         if t % 15 == 0 {
             let _ = Command::new("kill")
-                .args(["-HUP", &soak.tls.pid.to_string()])
+                .args(["-HUP", &soak.tls.pid().to_string()])
                 .status();
             soak.fault("SIGHUP to the TLS server".to_owned());
         }
         if t % 25 == 10
-            && let Some(&worker) = workers(soak.plain.pid).last()
+            && let Some(&worker) = workers(soak.plain.pid()).last()
         {
             let open = std::fs::read_dir(format!("/proc/{worker}/fd")).map_or(0, |d| d.count());
-            let tight = format!("--nofile={}:{}", open + 2, open + 2);
             let limits =
                 std::fs::read_to_string(format!("/proc/{worker}/limits")).unwrap_or_default();
-            let old = limits
+            // Only the soft limit moves: raising a hard limit again needs CAP_SYS_RESOURCE,
+            // which a container may not have (a worker would stay starved for good).
+            let (soft, hard) = limits
                 .lines()
                 .find(|l| l.starts_with("Max open files"))
                 .and_then(|l| {
                     let v: Vec<&str> = l.split_whitespace().collect();
-                    Some(format!("--nofile={}:{}", v.get(3)?, v.get(4)?))
-                });
-            if let Some(old) = old
+                    Some((v.get(3)?.to_string(), v.get(4)?.to_string()))
+                })
+                .unwrap_or_default();
+            let tight = format!("--nofile={}:{hard}", open + 2);
+            let old = format!("--nofile={soft}:{hard}");
+            if !hard.is_empty()
                 && Command::new("prlimit")
                     .args(["--pid", &worker.to_string(), &tight])
                     .status()
@@ -333,20 +474,33 @@ async fn faults(soak: Arc<Soak>, seconds: u64) {
             {
                 soak.fault(format!("EMFILE storm on a plain worker ({worker}) for 2 s"));
                 tokio::time::sleep(Duration::from_secs(2)).await;
-                let _ = Command::new("prlimit")
+                let restored = Command::new("prlimit")
                     .args(["--pid", &worker.to_string(), &old])
-                    .status();
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !restored {
+                    soak.counters.unexpected.lock().unwrap().push(format!(
+                        "cannot give the plain worker {worker} its descriptor limit back"
+                    ));
+                }
             }
         }
     }
 }
 
 fn server(args: &[String], name: &'static str, flag: &str) -> Server {
+    let pid_file: PathBuf = arg(args, &format!("--{flag}-pid-file"), PathBuf::new());
+    let pid = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {}", pid_file.display()));
     Server {
         name,
         addr: arg(args, &format!("--{flag}"), "127.0.0.1:1".parse().unwrap()),
-        pid: arg(args, &format!("--{flag}-pid"), 0),
+        pid: AtomicU32::new(pid),
+        pid_file,
         last_kill: AtomicU64::new(0),
+        upgrade_until: AtomicU64::new(0),
     }
 }
 
@@ -381,10 +535,7 @@ async fn main() {
     // first reload and descriptor storm, once the allocator and TLS caches have grown to
     // their working size.
     tokio::time::sleep(Duration::from_secs((seconds / 4).max(10).min(seconds / 2))).await;
-    let baseline: Vec<(usize, u64)> = [&soak.plain, &soak.tls, &soak.http]
-        .iter()
-        .map(|s| footprint(s.pid))
-        .collect();
+    let baseline: Vec<(usize, u64)> = soak.servers().iter().map(|s| footprint(s.pid())).collect();
     tokio::time::sleep_until((soak.started + Duration::from_secs(seconds)).into()).await;
     soak.stop.store(true, Ordering::Relaxed);
     fault_task.abort();
@@ -392,10 +543,7 @@ async fn main() {
         let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after: Vec<(usize, u64)> = [&soak.plain, &soak.tls, &soak.http]
-        .iter()
-        .map(|s| footprint(s.pid))
-        .collect();
+    let after: Vec<(usize, u64)> = soak.servers().iter().map(|s| footprint(s.pid())).collect();
 
     let mut problems: Vec<String> = soak.counters.unexpected.lock().unwrap().clone();
     for ((server, (fds0, rss0)), (fds1, rss1)) in
@@ -417,11 +565,12 @@ async fn main() {
     let (baseline, after) = (pairs(&baseline), pairs(&after));
     println!(
         "{{\"seconds\": {seconds}, \"exchanges\": {}, \"bytes_checked\": {}, \"faults\": {:?}, \
-         \"injected_failures\": {}, \"baseline\": {baseline}, \"after\": {after}, \"problems\": {:?}}}",
+         \"injected_failures\": {}, \"idle_close_retries\": {}, \"baseline\": {baseline}, \"after\": {after}, \"problems\": {:?}}}",
         c.exchanges.load(Ordering::Relaxed),
         c.bytes_checked.load(Ordering::Relaxed),
         c.faults.lock().unwrap(),
         c.injected_failures.load(Ordering::Relaxed),
+        c.idle_close_retries.load(Ordering::Relaxed),
         problems
     );
     if !problems.is_empty() {
