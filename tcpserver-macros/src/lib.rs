@@ -48,7 +48,9 @@ use kind::Kind;
 /// The attribute goes at the crate root of a binary (`src/main.rs`, `src/bin/*.rs`,
 /// `examples/*.rs`) in place of `fn main`, which it generates. The program then:
 /// parses command-line overrides (`--port 0`, `--processes 4`, ...; `--help` lists them
-/// with the compiled-in defaults); installs logging (`RUST_LOG`, default `info`, to
+/// with the compiled-in defaults), each of which can also come from its environment
+/// variable (`TCPSERVER_PORT`, `TCPSERVER_PROCESSES`: `TCPSERVER_` and the flag in upper
+/// snake case; a flag wins over the environment, which wins over the key); installs logging (`RUST_LOG`, default `info`, to
 /// stderr); binds the listening sockets and logs `listening on ADDR` for each; forks
 /// worker processes when `processes != 1`; builds one tokio runtime per process after the
 /// fork; serves every connection with the handler; and on SIGTERM or SIGINT stops
@@ -74,7 +76,8 @@ use kind::Kind;
 /// # Keys
 ///
 /// Every key is optional except `port`, and every key can be overridden when the program
-/// starts with the flag in the last column. A key left out keeps the runtime's default.
+/// starts with the flag in the last column (or its environment variable,
+/// `TCPSERVER_UPPER_SNAKE_FLAG`). A key left out keeps the runtime's default.
 ///
 /// | key | value | default | flag |
 /// |---|---|---|---|
@@ -302,7 +305,8 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `worker_threads`, `admin_address`,
 /// `proxy_protocol`, `proxy_trusted`, `proxy_timeout`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
 /// Every key is optional except `port`, a key left out keeps the runtime's default, and
-/// every key can be overridden when the program starts with the flag in the last column.
+/// every key can be overridden when the program starts with the flag in the last column
+/// (or its environment variable, `TCPSERVER_UPPER_SNAKE_FLAG`).
 ///
 /// | key | value | default | flag |
 /// |---|---|---|---|

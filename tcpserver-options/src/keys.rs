@@ -244,7 +244,21 @@ impl Key {
     pub fn repeats(&self) -> bool {
         matches!(self.kind, Kind::SniCertificates | Kind::Networks)
     }
+
+    /// The environment variable that sets this option when its flag is not given:
+    /// [`ENV_PREFIX`] and the flag in upper case, `_` for `-` (`--max-connections` is
+    /// `TCPSERVER_MAX_CONNECTIONS`); `None` for attribute-only keys.
+    pub fn env_var(&self) -> Option<String> {
+        let flag = self.flag?;
+        Some(format!(
+            "{ENV_PREFIX}{}",
+            flag.to_ascii_uppercase().replace('-', "_")
+        ))
+    }
 }
+
+/// What every option's environment variable starts with ([`Key::env_var`]).
+pub const ENV_PREFIX: &str = "TCPSERVER_";
 
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,4 +1,5 @@
-//! Command-line overrides: every option of the table as `--kebab-case-flag VALUE`, with
+//! Command-line overrides: every option of the table as `--kebab-case-flag VALUE`, or as
+//! the environment variable `TCPSERVER_UPPER_SNAKE_FLAG` when the flag is not given, with
 //! `--help` listing them and the defaults compiled into this binary.
 //!
 //! lexopt splits the arguments; the option table says which flags exist, how their values
@@ -28,6 +29,93 @@ pub(super) struct HelpPage<'a> {
     pub(super) about: &'a str,
     /// The text after `[default: ` for a key, if it shows one.
     pub(super) default: &'a dyn Fn(&Key) -> Option<String>,
+}
+
+/// Where an option's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Source {
+    /// `--flag`.
+    Flag,
+    /// The environment variable of this name.
+    Env(String),
+}
+
+impl Source {
+    /// How a message names it: `--port`, or `TCPSERVER_PORT`.
+    pub(super) fn describe(&self, key: &Key) -> String {
+        match self {
+            Source::Flag => format!("--{}", key.flag.unwrap_or_default()),
+            Source::Env(name) => name.clone(),
+        }
+    }
+}
+
+/// One option the command line or the environment gives.
+#[derive(Debug, Clone)]
+pub(super) struct Given {
+    pub(super) key: &'static Key,
+    pub(super) value: Value,
+    pub(super) source: Source,
+}
+
+/// Every option the command line and the environment give: the flags of `args` (program
+/// name first) in the order given (a repeatable flag appears once, with all its values),
+/// then the environment variables (looked up with `env`) of the keys no flag gave. An
+/// empty variable counts as unset; a repeatable option's variable takes its values
+/// separated by white space.
+pub(super) fn parse_with_env(
+    args: Vec<OsString>,
+    keys: &[&'static Key],
+    help: &HelpPage<'_>,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Vec<Given>, Exit> {
+    let mut given: Vec<Given> = parse(args, keys, help)?
+        .into_iter()
+        .map(|(key, value)| Given {
+            key,
+            value,
+            source: Source::Flag,
+        })
+        .collect();
+    for &key in keys {
+        let Some(name) = key.env_var() else { continue };
+        if given.iter().any(|g| g.key.id == key.id) {
+            continue;
+        }
+        let Some(text) = env(&name).filter(|text| !text.is_empty()) else {
+            continue;
+        };
+        let text = text.into_string().map_err(|bad| {
+            Exit::Usage(format!(
+                "{name}: {} is not valid UTF-8",
+                bad.to_string_lossy()
+            ))
+        })?;
+        let invalid = |e: &dyn std::fmt::Display| {
+            Exit::Usage(format!(
+                "invalid value '{text}' in the environment variable {name} (--{} <{}>): {e}",
+                key.flag.unwrap_or_default(),
+                key.value_name()
+            ))
+        };
+        let value = if key.repeats() {
+            let mut items = text.split_whitespace();
+            let first = items.next().unwrap_or_default();
+            let mut value = Value::parse(key, first).map_err(|e| invalid(&e))?;
+            for item in items {
+                value.extend(Value::parse(key, item).map_err(|e| invalid(&e))?);
+            }
+            value
+        } else {
+            Value::parse(key, text.trim()).map_err(|e| invalid(&e))?
+        };
+        given.push(Given {
+            key,
+            value,
+            source: Source::Env(name),
+        });
+    }
+    Ok(given)
 }
 
 /// Parses `args` (program name first) against `keys`: every flag given, with its value,
@@ -121,6 +209,9 @@ fn help_text(keys: &[&'static Key], page: &HelpPage<'_>) -> String {
         if let Some(default) = (page.default)(key) {
             let _ = write!(line, " [default: {default}]");
         }
+        if let Some(name) = key.env_var() {
+            let _ = write!(line, " [env: {name}]");
+        }
         if let Kind::Choice(choices) = key.kind {
             let words: Vec<&str> = choices.iter().map(|c| c.flag).collect();
             let _ = write!(line, " [possible values: {}]", words.join(", "));
@@ -128,6 +219,12 @@ fn help_text(keys: &[&'static Key], page: &HelpPage<'_>) -> String {
         let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(out, "  -h, --{:width$}  Print help", "help");
+    let _ = writeln!(
+        out,
+        "\nEvery option can also be set by its environment variable; a flag wins over the \
+         environment, which wins over the compiled-in default. An empty variable counts as \
+         unset; a repeatable option's variable takes its values separated by spaces."
+    );
     out
 }
 
@@ -231,6 +328,58 @@ mod tests {
         );
         assert!(usage_error(&["--reuse-port=yes"]).contains("not `true` or `false`"));
         assert!(usage_error(&["--worker-threads", "0"]).contains("at least 1"));
+    }
+
+    #[test]
+    fn the_environment_fills_in_what_no_flag_gives() {
+        let env = |name: &str| {
+            let value = match name {
+                "TCPSERVER_PORT" => "9000",
+                "TCPSERVER_ADDRESS" => "::1",
+                "TCPSERVER_MAX_CONNECTIONS" => "",
+                "TCPSERVER_TLS_SNI" => "a.example=a.pem  b.example=b.crt,b.key",
+                "TCPSERVER_PROXY_TRUSTED" => "10.0.0.0/8,192.168.0.0/16 127.0.0.1",
+                _ => return None,
+            };
+            Some(OsString::from(value))
+        };
+        let none = |_: &Key| None;
+        let args = ["echo", "--address", "127.0.0.1"]
+            .map(OsString::from)
+            .to_vec();
+        let given = parse_with_env(args, &keys(), &page(&none), &env).unwrap();
+        let seen: Vec<(Id, String, String)> = given
+            .iter()
+            .map(|g| (g.key.id, g.value.to_string(), g.source.describe(g.key)))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Id::Address, "127.0.0.1".to_owned(), "--address".to_owned()),
+                (Id::Port, "9000".to_owned(), "TCPSERVER_PORT".to_owned()),
+                (
+                    Id::TlsSni,
+                    "a.example=a.pem b.example=b.crt,b.key".to_owned(),
+                    "TCPSERVER_TLS_SNI".to_owned()
+                ),
+                (
+                    Id::ProxyTrusted,
+                    "10.0.0.0/8,192.168.0.0/16,127.0.0.1/32".to_owned(),
+                    "TCPSERVER_PROXY_TRUSTED".to_owned()
+                ),
+            ]
+        );
+        let bad = |name: &str| (name == "TCPSERVER_BACKLOG").then(|| OsString::from("-1"));
+        let args = vec![OsString::from("echo")];
+        match parse_with_env(args, &keys(), &page(&none), &bad) {
+            Err(Exit::Usage(message)) => assert!(
+                message.starts_with(
+                    "invalid value '-1' in the environment variable TCPSERVER_BACKLOG (--backlog <N>): "
+                ),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -68,8 +68,11 @@ pub use crate::process::DEFAULT_MAX_RESTARTS;
 
 /// Configures and runs a whole server binary; see the [module documentation](self).
 ///
-/// Every setter sets a compiled-in default that the matching `--kebab-case` flag
-/// overrides at run time; each setter's documentation names its flag and its default.
+/// Every setter sets a compiled-in default that the matching `--kebab-case` flag, or its
+/// environment variable (`TCPSERVER_` and the flag in upper snake case: `--max-connections`
+/// is `TCPSERVER_MAX_CONNECTIONS`), overrides at run time: a flag wins over the
+/// environment, which wins over the setter. Each setter's documentation names its flag
+/// and its default.
 /// The setters come in groups: where to listen (`port`, `address`, `family`, `backlog`,
 /// `reuse_port`), the server and its streams (`max_buffer_size`, `read_chunk_size`,
 /// `max_connections`, `idle_timeout`, `handshake_timeout`, `max_handshakes`), TLS (`tls`,
@@ -116,8 +119,9 @@ pub struct Launcher {
     argv: Vec<OsString>,
     /// The binary's path, for an upgrade.
     program: Option<PathBuf>,
-    /// The options given on the command line, for the log lines that say what wins.
-    flags_given: Vec<Id>,
+    /// The options given on the command line or in the environment, and how (`--port`,
+    /// `TCPSERVER_PORT`), for the log lines that say what wins.
+    flags_given: Vec<(Id, String)>,
     bind: Bind,
     server: ServerBuilder,
     #[cfg(feature = "tls")]
@@ -282,8 +286,9 @@ impl Launcher {
         self.group(key.group).get(key.id)
     }
 
-    /// Parses the command line, checks the options set against each other with the
-    /// attribute's rules, and applies the flags to their groups.
+    /// Parses the command line and the environment, checks the options set against each
+    /// other with the attribute's rules, and applies the flags and variables to their
+    /// groups.
     fn apply_args(&mut self, args: Vec<OsString>) -> Result<(), cli::Exit> {
         let keys = self.keys();
         let show_default = |key: &Key| match self.setting(key) {
@@ -298,7 +303,15 @@ impl Launcher {
             about: &self.about,
             default: &show_default,
         };
-        let flags = cli::parse(args, &keys, &page)?;
+        let mut flags = cli::parse_with_env(args, &keys, &page, &|name| std::env::var_os(name))?;
+        // A certificate given by flag replaces the whole identity, the environment's too.
+        #[cfg(feature = "tls")]
+        if flags
+            .iter()
+            .any(|g| g.source == cli::Source::Flag && IDENTITY.contains(&g.key.id))
+        {
+            flags.retain(|g| g.source == cli::Source::Flag || !IDENTITY.contains(&g.key.id));
+        }
         // What the rules see: the options the program set, then the flags over them.
         let mut set: Vec<(Id, Value)> = keys
             .iter()
@@ -308,14 +321,14 @@ impl Launcher {
             })
             .collect();
         #[cfg(feature = "tls")]
-        let replaces_identity = flags.iter().any(|(k, _)| IDENTITY.contains(&k.id));
+        let replaces_identity = flags.iter().any(|g| IDENTITY.contains(&g.key.id));
         #[cfg(feature = "tls")]
         if replaces_identity {
             set.retain(|(id, _)| !IDENTITY.contains(id));
         }
-        for (key, value) in &flags {
-            set.retain(|(id, _)| *id != key.id);
-            set.push((key.id, value.clone()));
+        for given in &flags {
+            set.retain(|(id, _)| *id != given.key.id);
+            set.push((given.key.id, given.value.clone()));
         }
         let lookup = |id: Id| set.iter().find(|(i, _)| *i == id).map(|(_, v)| v.clone());
         if let Some(broken) = rules::check(&lookup, Style::Flags).into_iter().next() {
@@ -325,10 +338,14 @@ impl Launcher {
         if replaces_identity {
             self.tls.clear_identity();
         }
-        for (key, value) in &flags {
-            self.group_mut(key.group).set(key.id, value);
+        for given in &flags {
+            self.group_mut(given.key.group)
+                .set(given.key.id, &given.value);
         }
-        self.flags_given = flags.iter().map(|(key, _)| key.id).collect();
+        self.flags_given = flags
+            .iter()
+            .map(|g| (g.key.id, g.source.describe(g.key)))
+            .collect();
         Ok(())
     }
 
@@ -480,8 +497,10 @@ impl Launcher {
                 Id::ReusePort,
             ]
             .into_iter()
-            .filter(|id| self.flags_given.contains(id))
-            .map(|id| format!("--{}", keys::key(id).flag.unwrap_or_default()))
+            .filter_map(|id| {
+                let (_, how) = self.flags_given.iter().find(|(given, _)| *given == id)?;
+                Some(how.clone())
+            })
             .collect();
             // An upgrade's new process runs with the old one's arguments: nothing to say.
             let ignored = if given.is_empty() || predecessor.is_some() {
