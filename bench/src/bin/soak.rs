@@ -33,8 +33,11 @@ struct Server {
     /// The main process now: the one named in `pid_file`, which changes at each upgrade.
     pid: AtomicU32,
     pid_file: PathBuf,
-    /// Milliseconds since the start when a worker of it was last killed.
+    /// Milliseconds since the start when a worker of it was last killed, or when the
+    /// killed worker was gone (its exit can lag the signal on a loaded machine).
     last_kill: AtomicU64,
+    /// A worker of it was killed and is not gone yet: its clients' failures are injected.
+    kill_pending: AtomicBool,
     /// Until when (milliseconds since the start) an upgrade's old process may close idle
     /// keep-alive connections: from the SIGUSR2 until a few seconds after the new pid.
     upgrade_until: AtomicU64,
@@ -98,7 +101,9 @@ impl Soak {
         let since_kill = self
             .now_ms()
             .saturating_sub(server.last_kill.load(Ordering::Relaxed));
-        if server.last_kill.load(Ordering::Relaxed) > 0 && since_kill < 2000 {
+        let killed = server.kill_pending.load(Ordering::Relaxed)
+            || (server.last_kill.load(Ordering::Relaxed) > 0 && since_kill < 2000);
+        if killed {
             self.counters
                 .injected_failures
                 .fetch_add(1, Ordering::Relaxed);
@@ -407,6 +412,7 @@ async fn died(soak: Arc<Soak>, which: usize, worker: u32) {
     server
         .last_kill
         .store(soak.now_ms().max(1), Ordering::Relaxed);
+    server.kill_pending.store(false, Ordering::Relaxed);
     let lag = killed.elapsed();
     if lag > Duration::from_millis(500) {
         soak.fault(format!(
@@ -439,6 +445,7 @@ async fn faults(soak: Arc<Soak>, seconds: u64) {
                     .args(["-KILL", &worker.to_string()])
                     .status();
                 soak.fault(format!("SIGKILL to a {} worker ({worker})", server.name));
+                server.kill_pending.store(true, Ordering::Relaxed);
                 tokio::spawn(died(soak.clone(), kills - 1, worker));
             }
         }
@@ -478,7 +485,8 @@ async fn faults(soak: Arc<Soak>, seconds: u64) {
                     .args(["--pid", &worker.to_string(), &old])
                     .status()
                     .is_ok_and(|s| s.success());
-                if !restored {
+                // A worker gone meanwhile (killed, or drained after an upgrade) needs nothing.
+                if !restored && std::path::Path::new(&format!("/proc/{worker}")).exists() {
                     soak.counters.unexpected.lock().unwrap().push(format!(
                         "cannot give the plain worker {worker} its descriptor limit back"
                     ));
@@ -500,6 +508,7 @@ fn server(args: &[String], name: &'static str, flag: &str) -> Server {
         pid: AtomicU32::new(pid),
         pid_file,
         last_kill: AtomicU64::new(0),
+        kill_pending: AtomicBool::new(false),
         upgrade_until: AtomicU64::new(0),
     }
 }
