@@ -22,7 +22,10 @@ pub(crate) fn server(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
     let config = parse::args(args).and_then(|args| validate::config(args, kind));
     let handler = validate::handler::check(&handler_fn, kind);
     let error = match (config, handler) {
-        (Ok(config), Ok(handler)) => return expand::server(kind, item, &config, &handler),
+        (Ok(config), Ok(handler)) => match validate::handler::needs_state(&handler, &config) {
+            Ok(()) => return expand::server(kind, item, &config, &handler),
+            Err(error) => error,
+        },
         (Err(mut error), Err(handler_error)) => {
             error.combine(handler_error);
             error

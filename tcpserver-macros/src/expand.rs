@@ -40,14 +40,15 @@ pub(crate) fn server(
         setters.extend(setter(setting, config, &krate));
     }
     let about = handler.about.as_deref().map(|about| quote!(.about(#about)));
-    let ident = &handler.ident;
+    let state = state(config);
+    let handler = handler_expr(kind, config, handler);
     let run = match kind {
-        Kind::Tcp => quote!(.run(#ident)),
+        Kind::Tcp => quote!(.run(#handler)),
         Kind::Http => {
             let options = config
                 .group(Group::Http)
                 .flat_map(|setting| setter(setting, config, &krate));
-            quote!(.run_http(#krate::httpserver::HttpOptions::new() #(#options)*, #ident))
+            quote!(.run_http(#krate::httpserver::HttpOptions::new() #(#options)*, #handler))
         }
     };
     quote! {
@@ -57,9 +58,59 @@ pub(crate) fn server(
             #krate::Launcher::new(#port)
                 #setters
                 #about
+                #state
                 #run
         }
     }
+}
+
+/// `.state(init)` and `.on_shutdown(hook)`, each located at the function it names, so that
+/// a function of the wrong shape (or a state that is not `Send + Sync`) is reported there.
+fn state(config: &Config) -> TokenStream {
+    let mut calls = TokenStream::new();
+    for (id, method) in [(Id::State, "state"), (Id::OnShutdown, "on_shutdown")] {
+        if let Some(function) = config.function(id) {
+            let span = Span::call_site().located_at(
+                function
+                    .segments
+                    .last()
+                    .map_or_else(Span::call_site, |s| s.ident.span()),
+            );
+            let method = format_ident!("{}", method, span = span);
+            calls.extend(quote!(.#method(#function)));
+        }
+    }
+    calls
+}
+
+/// What `run` or `run_http` is given: the handler itself, or with state a closure that
+/// passes the state as the handler takes it (`&State` or `Arc<State>`), through a binding
+/// typed as the handler's argument, so that a state of another type is reported there.
+fn handler_expr(kind: Kind, config: &Config, handler: &Handler) -> TokenStream {
+    let ident = &handler.ident;
+    if config.function(Id::State).is_none() {
+        return quote!(#ident);
+    }
+    let arguments = match kind {
+        Kind::Tcp => quote!(stream, addr),
+        Kind::Http => quote!(request),
+    };
+    let Some(arg) = &handler.state else {
+        return quote!(move |#arguments, _state| #ident(#arguments));
+    };
+    let ty = &arg.ty;
+    let span = syn::spanned::Spanned::span(ty);
+    let value = if arg.by_ref {
+        quote::quote_spanned!(span=> &*state)
+    } else {
+        quote::quote_spanned!(span=> state)
+    };
+    // All of it at the argument's type: a state of another type is reported there.
+    let binding = quote::quote_spanned!(syn::spanned::Spanned::span(ty)=> let state: #ty = #value;);
+    quote!(move |#arguments, state| async move {
+        #binding
+        #ident(#arguments, state).await
+    })
 }
 
 /// The setter calls for one key: `.name(value)`, or for the sub-keys of `tls(...)` the
@@ -233,6 +284,48 @@ mod tests {
                 #item
                 fn main() -> ::std::process::ExitCode {
                     ::tcpserver::Launcher::new(8888).run(echo)
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn state_is_created_then_passed_as_the_handler_takes_it() {
+        let item = quote!(
+            async fn serve(s: IoStream, a: SocketAddr, db: &Db) {}
+        );
+        assert_eq!(
+            expand(
+                quote!(port = 1, state = db::connect, on_shutdown = close),
+                item.clone()
+            ),
+            squash(quote! {
+                #item
+                fn main() -> ::std::process::ExitCode {
+                    ::tcpserver::Launcher::new(1)
+                        .state(db::connect)
+                        .on_shutdown(close)
+                        .run(move |stream, addr, state| async move {
+                            let state: &Db = &*state;
+                            serve(stream, addr, state).await
+                        })
+                }
+            })
+        );
+        let item = quote!(
+            async fn hello(r: Request<Body>) -> Response<String> {}
+        );
+        assert_eq!(
+            expand_http(quote!(port = 1, state = connect), item.clone()),
+            squash(quote! {
+                #item
+                fn main() -> ::std::process::ExitCode {
+                    ::tcpserver::Launcher::new(1)
+                        .state(connect)
+                        .run_http(
+                            ::tcpserver::httpserver::HttpOptions::new(),
+                            move |request, _state| hello(request)
+                        )
                 }
             })
         );

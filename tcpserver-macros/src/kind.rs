@@ -21,6 +21,7 @@ const SERVER_GROUPS: &[Group] = &[
     Group::Process,
     Group::Admin,
     Group::Proxy,
+    Group::App,
     Group::Attribute,
 ];
 
@@ -32,6 +33,7 @@ const HTTP_SERVER_GROUPS: &[Group] = &[
     Group::Process,
     Group::Admin,
     Group::Proxy,
+    Group::App,
     Group::Attribute,
     Group::Http,
 ];

@@ -63,7 +63,8 @@ use kind::Kind;
 /// `Result<(), E>` for any error type `E` that implements `Display` (for instance
 /// `tcpserver::Result<()>`, `std::io::Result<()>`). The server calls it once per
 /// connection, with the connection and the peer's address; an `Err` or a panic is logged
-/// with the peer's address and never stops the server.
+/// with the peer's address and never stops the server. With `state = init` it takes a
+/// third argument, the application's state, `&State` or `Arc<State>` ([State](#state)).
 ///
 /// The function is emitted unchanged: it keeps its name, its visibility and its
 /// attributes, so it can be called from unit tests and lints see it as written. The first
@@ -105,6 +106,8 @@ use kind::Kind;
 /// | `proxy_protocol` | `"v1"`, `"v2"` or `"any"`: require a PROXY protocol header from a load balancer on every connection; the handler's address is then the client's | off | `--proxy-protocol` |
 /// | `proxy_trusted` | array of networks, `["10.0.0.0/8", "::1/128"]`: who may send that header; others are closed | loopback and private networks | `--proxy-trusted` |
 /// | `proxy_timeout` | duration, above 0: how long a client has to send the whole header | 5 s | `--proxy-timeout` |
+/// | `state` | a function's path, as code (`state = connect`): creates the application's state in every process that serves (below) | no state | — |
+/// | `on_shutdown` | a function's path, as code: an async function given the state (`Arc<State>`) once the process's connections are done (below) | none | — |
 /// | `crate` | string: the path of the `tcpserver` crate (below) | `"tcpserver"` | — |
 ///
 /// Byte units are `B`, `k`/`KiB`, `M`/`MiB` and `G`/`GiB`, all powers of 1024, in any case.
@@ -146,6 +149,44 @@ use kind::Kind;
 /// TLS needs the `tls` feature of `tcpserver` (`features = ["tls"]` in Cargo.toml), as do
 /// `handshake_timeout` and `max_handshakes`, and the `proxy_*` keys need the `proxy`
 /// feature; without the feature these keys are a compile error that says so.
+///
+/// ## State
+///
+/// `state = init` names a function, `fn init() -> Result<State, E>` or `async fn init() ->
+/// Result<State, E>` (`E` any error that converts into `Box<dyn Error + Send + Sync>`). It
+/// runs once in every process that serves: in each worker after the fork (restarted ones
+/// included), inside that worker's runtime, before it accepts; in the only process when
+/// there is no fork. A database pool, a cache or a loaded model belongs there rather than
+/// in a `static`. The handler takes the state as a further argument, `&State` or
+/// `Arc<State>`; `State` must be `Send + Sync`, and the compiler reports a handler whose
+/// state type differs from `init`'s on that argument. An `Err` from `init` stops that
+/// process's start-up with one line naming the cause (`cannot create the application's
+/// state: ...`): the only process exits with status 1; when every worker fails so, the
+/// main process stops and exits 1 (a worker that fails after the server served is
+/// restarted like any worker that dies). `on_shutdown = close` names an async function
+/// given `Arc<State>` once the process's connections are done (after SIGTERM's drain and
+/// after an upgrade's hand-over alike), before it exits.
+///
+/// ```no_run
+/// # use std::net::SocketAddr;
+/// # use std::sync::Arc;
+/// # use tcpserver::{tcp_server, IoStream};
+/// struct Pool;
+///
+/// async fn connect() -> std::io::Result<Pool> {
+///     Ok(Pool)
+/// }
+///
+/// async fn close(pool: Arc<Pool>) {
+///     drop(pool);
+/// }
+///
+/// #[tcp_server(port = 8888, processes = 0, state = connect, on_shutdown = close)]
+/// async fn serve(mut stream: IoStream, _addr: SocketAddr, pool: &Pool) -> tcpserver::Result<()> {
+///     let _ = pool;
+///     stream.write(b"hello\n").await
+/// }
+/// ```
 ///
 /// ## Renaming the crate
 ///
@@ -303,7 +344,10 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `read_chunk_size`, `max_connections`, `idle_timeout`, `handshake_timeout`, `max_handshakes`,
 /// `shutdown_timeout`, `drain_delay`, `upgrade_timeout`, `pid_file`, `runtime`,
 /// `worker_threads`, `admin_address`,
-/// `proxy_protocol`, `proxy_trusted`, `proxy_timeout`, `crate`. Then Tornado's `HTTPServer` options, under Tornado's names.
+/// `proxy_protocol`, `proxy_trusted`, `proxy_timeout`, `state`, `on_shutdown`, `crate`.
+/// Then Tornado's `HTTPServer` options, under Tornado's names. With `state`, the request
+/// handler takes the state after the request: `async fn handle(request: Request<Body>,
+/// state: &State) -> Response<String>`.
 /// Every key is optional except `port`, a key left out keeps the runtime's default, and
 /// every key can be overridden when the program starts with the flag in the last column
 /// (or its environment variable, `TCPSERVER_UPPER_SNAKE_FLAG`).
@@ -334,6 +378,8 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `proxy_protocol` | `"v1"`, `"v2"` or `"any"` | off | `--proxy-protocol` |
 /// | `proxy_trusted` | array of networks | loopback and private networks | `--proxy-trusted` |
 /// | `proxy_timeout` | duration, above 0 | 5 s | `--proxy-timeout` |
+/// | `state` | a function's path, as code: the application's state (see `#[tcp_server]`) | no state | — |
+/// | `on_shutdown` | a function's path, as code: given the state at shutdown | none | — |
 /// | `crate` | string: the path of the `tcpserver` crate | `"tcpserver"` | — |
 /// | `no_keep_alive` | `true` or `false`: close the connection after every response | `false` | `--no-keep-alive` |
 /// | `xheaders` | `true` or `false`: take the client's address and the scheme from `X-Real-Ip` / `X-Forwarded-For` and `X-Scheme` / `X-Forwarded-Proto` (behind a reverse proxy only) | `false` | `--xheaders` |

@@ -66,6 +66,10 @@ pub enum Id {
     WorkerThreads,
     /// `crate`
     Crate,
+    /// `state`
+    State,
+    /// `on_shutdown`
+    OnShutdown,
     /// `proxy_protocol`
     ProxyProtocol,
     /// `proxy_trusted`
@@ -113,6 +117,9 @@ pub enum Group {
     Admin,
     /// Tornado's `HTTPServer` options (`#[http_server]` only).
     Http,
+    /// The application: its state, created in every process that serves, and the hook
+    /// that gets it back at shutdown. Attribute keys naming Rust functions: no flag.
+    App,
     /// The attribute itself (`crate`): no flag.
     Attribute,
 }
@@ -155,6 +162,8 @@ pub enum Kind {
     SniCertificates,
     /// A Rust path written as a string (the attribute's `crate`).
     Path,
+    /// A Rust function, named by its path as code, not a string (`state = db::connect`).
+    Function,
     /// A list of sub-keys (the attribute's `tls(...)`), or one string for its first
     /// sub-key.
     Section,
@@ -229,7 +238,7 @@ impl Key {
             (_, Kind::Size) => "BYTES",
             (_, Kind::Duration(_)) => "SECS",
             (_, Kind::Bool) => "BOOL",
-            (_, Kind::Text | Kind::Path | Kind::Section) => "TEXT",
+            (_, Kind::Text | Kind::Path | Kind::Section | Kind::Function) => "TEXT",
             (_, Kind::File) => "FILE",
             (_, Kind::SocketAddress) => "ADDR:PORT",
             (_, Kind::Choice(_)) => "WORD",
@@ -722,6 +731,31 @@ pub static KEYS: &[Key] = &[
         r#"proxy_timeout = "5s""#,
         "How long a client has, from its accept, to send its whole PROXY header",
     ),
+    row(
+        Id::State,
+        "state",
+        "state",
+        Group::App,
+        Kind::Function,
+        "state = connect",
+        "A function (`fn() -> Result<State, E>`, or async) run once in every process that serves, \
+         after the fork and before it accepts; the handler takes its state as a third argument, \
+         `&State` or `Arc<State>`",
+    )
+    .no_flag()
+    .aliases(&["init", "app_state", "setup", "data"]),
+    row(
+        Id::OnShutdown,
+        "on_shutdown",
+        "on-shutdown",
+        Group::App,
+        Kind::Function,
+        "on_shutdown = close",
+        "An async function given the state (`Arc<State>`) in every process once its connections \
+         are done, before it exits",
+    )
+    .no_flag()
+    .aliases(&["shutdown", "on_stop", "teardown", "at_exit"]),
     row(
         Id::Crate,
         "crate",

@@ -24,6 +24,58 @@ pub(crate) struct Handler {
     pub(crate) ident: Ident,
     /// The summary of the function's doc comment, shown by `--help`.
     pub(crate) about: Option<String>,
+    /// The last argument, the application's state, when the handler takes it.
+    pub(crate) state: Option<StateArg>,
+}
+
+/// How a handler takes the application's state.
+pub(crate) struct StateArg {
+    /// The argument's type as written, `&State` or `Arc<State>`: generated code that
+    /// converts to it reports a mismatch with the state's real type here.
+    pub(crate) ty: Type,
+    /// `&State` (else `Arc<State>`).
+    pub(crate) by_ref: bool,
+}
+
+impl std::fmt::Debug for StateArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&to_text(&self.ty))
+    }
+}
+
+/// The state argument's type, or the error that says how to write it.
+fn state_arg(ty: &Type) -> Result<StateArg, syn::Error> {
+    let by_ref = match ty {
+        Type::Reference(reference) if reference.mutability.is_none() => true,
+        Type::Reference(reference) => {
+            return Err(syn::Error::new_spanned(
+                reference,
+                "the state is shared by every connection, so a handler cannot borrow it \
+                 mutably: take `&State` (with interior mutability, a `Mutex` or atomics, inside)",
+            ));
+        }
+        _ if last_segment(ty).is_some_and(|segment| {
+            segment.ident == "Arc"
+                && matches!(&segment.arguments, PathArguments::AngleBracketed(args) if args.args.len() == 1)
+        }) =>
+        {
+            false
+        }
+        _ => {
+            return Err(syn::Error::new_spanned(
+                ty,
+                format!(
+                    "the last argument is the application's state, shared by every connection: \
+                     take it as `&{0}` or `Arc<{0}>`, not `{0}`",
+                    to_text(ty)
+                ),
+            ));
+        }
+    };
+    Ok(StateArg {
+        ty: ty.clone(),
+        by_ref,
+    })
 }
 
 /// Checks the signature; every problem is reported, each on its own tokens.
@@ -74,6 +126,7 @@ pub(crate) fn check(f: &HandlerFn, kind: Kind) -> syn::Result<Handler> {
     // A handler written for the other attribute gets one error naming the fix; its return
     // type fits that attribute, so it is not reported.
     let other_attribute = for_the_other_attribute(sig, kind);
+    let mut state = None;
     if let Some(receiver) = sig.receiver() {
         errors.push(syn::Error::new_spanned(
             receiver,
@@ -85,6 +138,17 @@ pub(crate) fn check(f: &HandlerFn, kind: Kind) -> syn::Result<Handler> {
     } else if let Some(error) = &other_attribute {
         errors.push(error.clone());
     } else {
+        let types = argument_types(sig);
+        let plain = match kind {
+            Kind::Tcp => 2,
+            Kind::Http => 1,
+        };
+        if types.len() == plain + 1 {
+            match state_arg(types[plain]) {
+                Ok(arg) => state = Some(arg),
+                Err(e) => errors.push(e),
+            }
+        }
         match kind {
             Kind::Tcp => check_inputs(sig, &mut errors),
             Kind::Http => http::check_request(sig, &mut errors),
@@ -99,7 +163,23 @@ pub(crate) fn check(f: &HandlerFn, kind: Kind) -> syn::Result<Handler> {
     Ok(Handler {
         ident: sig.ident.clone(),
         about: about(&f.attrs),
+        state,
     })
+}
+
+/// A handler that takes the state needs the attribute's `state` key.
+pub(crate) fn needs_state(handler: &Handler, config: &super::Config) -> syn::Result<()> {
+    match &handler.state {
+        Some(arg) if config.function(crate::keys::Id::State).is_none() => {
+            Err(syn::Error::new_spanned(
+                &arg.ty,
+                "this argument is the application's state, and the attribute creates none: add \
+                 `state = init` to the attribute, naming a function that creates it \
+                 (`fn init() -> Result<State, E>`, or async)",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Does the signature have a `self` receiver, that is, is this a method?
@@ -145,12 +225,17 @@ fn argument_types(sig: &Signature) -> Vec<&Type> {
 /// The connection and the peer's address of `#[tcp_server]`'s handler.
 fn check_inputs(sig: &Signature, errors: &mut Errors) {
     let signature = Kind::Tcp.signature();
-    let types = argument_types(sig);
+    let mut types = argument_types(sig);
+    // A third is the state, checked by the caller.
+    if types.len() == 3 {
+        types.pop();
+    }
     if types.len() != 2 {
         let message = format!(
-            "a handler takes two arguments, the connection and the peer's address, and this \
-             one takes {}; write {signature}",
-            types.len()
+            "a handler takes two arguments, the connection and the peer's address (and a \
+             third, the application's state, with `state = ...`), and this one takes {}; \
+             write {signature}",
+            argument_types(sig).len()
         );
         errors.push(if sig.inputs.is_empty() {
             syn::Error::new(sig.paren_token.span.join(), message)

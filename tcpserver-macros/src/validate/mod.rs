@@ -29,6 +29,8 @@ pub(crate) struct Config {
     /// Every other key given (the sub-keys of `tls(...)` included), in table order.
     pub(crate) settings: Vec<Setting>,
     pub(crate) crate_path: Option<syn::Path>,
+    /// The keys naming the application's functions (`state`, `on_shutdown`).
+    pub(crate) functions: Vec<(Id, syn::Path)>,
 }
 
 /// One key and its value.
@@ -41,6 +43,14 @@ impl Config {
     /// The value of `id`, if the attribute gives it.
     pub(crate) fn get(&self, id: Id) -> Option<&Setting> {
         self.settings.iter().find(|s| s.key.id == id)
+    }
+
+    /// The function a key names (`state = connect`), if the attribute gives it.
+    pub(crate) fn function(&self, id: Id) -> Option<&syn::Path> {
+        self.functions
+            .iter()
+            .find(|(key, _)| *key == id)
+            .map(|(_, path)| path)
     }
 
     /// The settings of `group`, in table order.
@@ -70,6 +80,7 @@ impl Errors {
 pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
     let mut settings = Vec::new();
     let mut crate_path = None;
+    let mut functions = Vec::new();
     let mut port = None;
     let mut errors = Errors::default();
     let mut seen = HashSet::new();
@@ -104,6 +115,9 @@ pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
             (_, ValueKind::Path) => expr_of(key, arg)
                 .and_then(|expr| value::path(key, expr))
                 .map(|path| crate_path = Some(path)),
+            (_, ValueKind::Function) => expr_of(key, arg)
+                .and_then(|expr| value::function(key, expr))
+                .map(|path| functions.push((key.id, path))),
             _ => expr_of(key, arg)
                 .and_then(|expr| value::read(key, expr))
                 .map(|value| settings.push(Setting { key, value })),
@@ -111,6 +125,15 @@ pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
         if let Err(e) = read {
             errors.push(e);
         }
+    }
+    if let Some((_, hook)) = functions.iter().find(|(id, _)| *id == Id::OnShutdown)
+        && !functions.iter().any(|(id, _)| *id == Id::State)
+    {
+        errors.push(syn::Error::new_spanned(
+            hook,
+            "`on_shutdown` is given the application's state, and there is none: add \
+             `state = init`, a function that creates it",
+        ));
     }
     errors.finish()?;
     let Some(port) = port else {
@@ -127,6 +150,7 @@ pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
         port,
         settings,
         crate_path,
+        functions,
     };
     // The runtime checks its flags with these same rules.
     let mut errors = Errors::default();

@@ -101,7 +101,7 @@ pub(crate) fn read(key: &Key, expr: &Expr) -> syn::Result<Spanned<Value>> {
         Kind::Networks => Value::Networks(networks(key, expr)?),
         Kind::Protocols => Value::Protocols(protocols(key, expr)?),
         Kind::SniCertificates => Value::Sni(sni_certificates(key, expr)?),
-        Kind::Path | Kind::Section => {
+        Kind::Path | Kind::Section | Kind::Function => {
             unreachable!("`{}` is read by the attribute's own code", key.name)
         }
     };
@@ -592,6 +592,51 @@ pub(crate) fn path(key: &Key, expr: &Expr) -> syn::Result<syn::Path> {
             expr,
             format!(
                 "`{name}` expects a path as a string; write `{}`",
+                key.example
+            ),
+        )),
+    }
+}
+
+/// `key = path::to::function`: a function named by its path, as code.
+pub(crate) fn function(key: &Key, expr: &Expr) -> syn::Result<syn::Path> {
+    let name = key.name;
+    let ungrouped = match expr {
+        Expr::Group(group) => &*group.expr,
+        expr => expr,
+    };
+    match ungrouped {
+        Expr::Path(path) if path.qself.is_none() => Ok(path.path.clone()),
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Err(error(
+            expr,
+            format!(
+                "`{name}` names a function as code, not as a string: remove the quotes, \
+                 `{name} = {}`",
+                s.value()
+            ),
+        )),
+        Expr::Closure(_) | Expr::Async(_) => Err(error(
+            expr,
+            format!(
+                "`{name}` names a function, by its path; move this code into a function and \
+                 write `{}`",
+                key.example
+            ),
+        )),
+        Expr::Call(call) => Err(error(
+            expr,
+            format!(
+                "`{name}` names the function without calling it: the server calls it in every \
+                 process; write `{name} = {}`",
+                call.func.to_token_stream().to_string().replace(' ', "")
+            ),
+        )),
+        _ => Err(error(
+            expr,
+            format!(
+                "`{name}` expects a function's path; write `{}`",
                 key.example
             ),
         )),

@@ -42,12 +42,22 @@ impl Launcher {
         handler: impl IntoHttpHandler<M>,
     ) -> ExitCode {
         self.http = Some(options);
-        self.run_server(move |launcher, builder| {
-            HttpServer::builder()
-                .tcp(builder)
-                .options(launcher.http.take().unwrap_or_default())
-                .build(handler)
-                .into_tcp_server()
+        self.run_server(move |launcher, builder, _| {
+            Ok((http_server(launcher, builder, handler), None))
         })
     }
+}
+
+/// The `TcpServer` of an HTTP server binary: `builder` (the command line applied) under the
+/// launcher's HTTP options.
+pub(super) fn http_server<M>(
+    launcher: &mut Launcher,
+    builder: crate::tcpserver::Builder,
+    handler: impl IntoHttpHandler<M>,
+) -> crate::tcpserver::TcpServer {
+    HttpServer::builder()
+        .tcp(builder)
+        .options(launcher.http.take().unwrap_or_default())
+        .build(handler)
+        .into_tcp_server()
 }

@@ -36,6 +36,7 @@ mod http;
 mod logging;
 mod notify;
 mod signals;
+mod state;
 mod upgrade;
 
 use std::cell::RefCell;
@@ -65,6 +66,10 @@ use signals::{Request, StopSignals};
 use upgrade::Socket;
 
 pub use crate::process::DEFAULT_MAX_RESTARTS;
+pub use state::{StateInit, WithState};
+
+/// What a process runs once its connections are done (the state's shutdown hook).
+type AfterServe = Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>>;
 
 /// Configures and runs a whole server binary; see the [module documentation](self).
 ///
@@ -185,15 +190,14 @@ impl Launcher {
     /// Runs the server binary with `handler` serving every connection, and returns the
     /// process's exit status. See the [module documentation](self) for what happens.
     pub fn run<H: StreamHandler>(self, handler: H) -> ExitCode {
-        self.run_server(move |_, builder| builder.build(handler))
+        self.run_server(move |_, builder, _| Ok((builder.build(handler), None)))
     }
 
-    /// Runs a server built by `make` from the launcher (its command line applied) and its
-    /// server options (the HTTP server layers its own handler and options this way).
-    fn run_server(
-        mut self,
-        make: impl FnOnce(&mut Launcher, ServerBuilder) -> TcpServer,
-    ) -> ExitCode {
+    /// Runs a server built by `make`, in each process that serves, from the launcher (its
+    /// command line applied), its server options and the process's runtime (the HTTP
+    /// server layers its own handler and options this way, and state is created so), with
+    /// what to run once the connections are done.
+    fn run_server(mut self, make: impl MakeServer) -> ExitCode {
         let args = self
             .args
             .take()
@@ -303,6 +307,7 @@ impl Launcher {
             about: &self.about,
             default: &show_default,
         };
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut flags = cli::parse_with_env(args, &keys, &page, &|name| std::env::var_os(name))?;
         // A certificate given by flag replaces the whole identity, the environment's too.
         #[cfg(feature = "tls")]
@@ -349,10 +354,7 @@ impl Launcher {
         Ok(())
     }
 
-    fn launch(
-        &mut self,
-        make: impl FnOnce(&mut Launcher, ServerBuilder) -> TcpServer,
-    ) -> Result<ExitCode, StartupError> {
+    fn launch(&mut self, make: impl MakeServer) -> Result<ExitCode, StartupError> {
         // Read and checked before forking: a bad certificate is one start-up error, and
         // every worker starts from the same files.
         #[cfg(feature = "tls")]
@@ -421,12 +423,26 @@ impl Launcher {
             server = server.tls(tls);
         }
         let runtime = self.process.build_runtime()?;
-        let server = make(self, server);
+        let (server, after_serve) = match make(self, server, &runtime) {
+            Ok(made) => made,
+            Err(e) => {
+                if let Some(id) = task_id {
+                    // Its supervisor gives up when every worker fails so.
+                    crate::process::report_startup_failed();
+                    return Err(StartupError(format!("worker {id}: {e}").into()));
+                }
+                return Err(e);
+            }
+        };
         let role = match task_id {
             Some(_) => Role::Worker,
             None => Role::Main(notifier),
         };
-        runtime.block_on(serve(server, sockets, admin, &self.process, role, upgrade))
+        let exit = runtime.block_on(serve(server, sockets, admin, &self.process, role, upgrade));
+        if let Some(after_serve) = after_serve {
+            runtime.block_on(after_serve());
+        }
+        exit
     }
 
     /// How many workers a forking server runs.
@@ -563,6 +579,26 @@ fn enabled(feature: &str) -> bool {
         proxy: cfg!(feature = "proxy"),
     }
     .has(feature)
+}
+
+/// Builds the server of a process once its runtime exists: [`Launcher::run_server`]'s
+/// argument.
+trait MakeServer:
+    FnOnce(
+    &mut Launcher,
+    ServerBuilder,
+    &tokio::runtime::Runtime,
+) -> Result<(TcpServer, Option<AfterServe>), StartupError>
+{
+}
+
+impl<F> MakeServer for F where
+    F: FnOnce(
+        &mut Launcher,
+        ServerBuilder,
+        &tokio::runtime::Runtime,
+    ) -> Result<(TcpServer, Option<AfterServe>), StartupError>
+{
 }
 
 /// Who reports this process's state: the main process tells the service manager itself;

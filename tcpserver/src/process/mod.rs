@@ -68,6 +68,14 @@ pub fn report_reloaded() {
     }
 }
 
+/// Tells the supervisor that this worker's start-up failed and that it exits; nothing
+/// outside a worker. A supervisor gives up when every worker fails so before any served.
+pub(crate) fn report_startup_failed() {
+    if let Some(id) = task_id() {
+        report::report(id, report::Report::StartupFailed);
+    }
+}
+
 /// In a worker: the read end of the supervisor's hand-over notice.
 static HANDOVER_NOTICE: OnceLock<OwnedFd> = OnceLock::new();
 

@@ -16,6 +16,8 @@ pub(super) enum Report {
     Ready,
     /// It finished reloading its certificates (after a SIGHUP).
     Reloaded,
+    /// Its start-up failed (the application's state could not be created): it exits.
+    StartupFailed,
 }
 
 /// The write end, in a worker (set after the fork).
@@ -65,6 +67,7 @@ impl ReportPipe {
             let report = match message[0] {
                 b'R' => Report::Ready,
                 b'L' => Report::Reloaded,
+                b'F' => Report::StartupFailed,
                 _ => continue,
             };
             reports.push((id, report));
@@ -79,6 +82,7 @@ pub(super) fn report(task_id: usize, report: Report) {
     let kind = match report {
         Report::Ready => b'R',
         Report::Reloaded => b'L',
+        Report::StartupFailed => b'F',
     };
     let id = u16::try_from(task_id).unwrap_or(u16::MAX).to_be_bytes();
     let message = [kind, id[0], id[1], b'\n'];

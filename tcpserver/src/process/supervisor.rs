@@ -262,6 +262,7 @@ impl Supervisor {
             handover_notice,
             handed_over: false,
             ready: vec![false; n],
+            served: false,
             all_ready: false,
             reloading: None,
             on_lifecycle: self.on_lifecycle.take(),
@@ -305,6 +306,8 @@ pub struct Supervision {
     handed_over: bool,
     /// Per task id: it reported that it accepts, and has not exited since.
     ready: Vec<bool>,
+    /// Some worker reported that it accepts, at some point.
+    served: bool,
     /// `Lifecycle::Ready` was the last readiness event emitted.
     all_ready: bool,
     /// After a SIGHUP: the workers that have not reported their reload yet.
@@ -331,6 +334,10 @@ pub struct Supervision {
 #[derive(Debug, Default)]
 struct Slot {
     started: Option<Instant>,
+    /// Its last start-up failed (it reported so), and it has not served since.
+    failed_startup: bool,
+    /// It failed to start before any worker served: it waits for the others' verdict.
+    parked: bool,
     quick_crashes: u32,
     restart_at: Option<Instant>,
 }
@@ -497,6 +504,8 @@ impl Supervision {
 
     /// Collects every worker that exited, restarting or not as the rules say.
     fn reap(&mut self) -> io::Result<()> {
+        // A worker reports a failed start-up before it exits: read that first.
+        self.read_reports();
         loop {
             let status = waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG));
             let (pid, how) = match status {
@@ -529,6 +538,23 @@ impl Supervision {
         }
         if how == Exit::Code(0) {
             tracing::info!("child {id} (pid {pid}) exited normally");
+            return;
+        }
+        if !self.served && self.slots[id].failed_startup {
+            if self.slots.iter().all(|slot| slot.failed_startup) {
+                tracing::error!(
+                    "child {id} (pid {pid}) {how}: every worker failed to start (see above); exiting"
+                );
+                self.exit_status = 1;
+                self.begin_stop();
+            } else {
+                // Restarted at once, it would likely fail again; if every worker fails
+                // the server never starts, and if one serves this one tries again then.
+                tracing::warn!(
+                    "child {id} (pid {pid}) failed to start; waiting for the other workers"
+                );
+                self.slots[id].parked = true;
+            }
             return;
         }
         tracing::warn!("child {id} (pid {pid}) {how}, restarting");
@@ -589,8 +615,19 @@ impl Supervision {
             match report {
                 Report::Ready => {
                     self.ready[id] = true;
+                    self.served = true;
+                    self.slots[id].failed_startup = false;
+                    // The server starts after all: the workers that failed try again.
+                    for (parked, slot) in
+                        self.slots.iter_mut().enumerate().filter(|(_, s)| s.parked)
+                    {
+                        tracing::info!("child {id} serves; restarting child {parked}");
+                        slot.parked = false;
+                        slot.restart_at = Some(Instant::now());
+                    }
                     self.readiness_changed();
                 }
+                Report::StartupFailed => self.slots[id].failed_startup = true,
                 Report::Reloaded => {
                     let done = self.reloading.as_mut().is_some_and(|waiting| {
                         waiting[id] = false;

@@ -13,9 +13,11 @@ use crate::kind::Kind;
 pub(super) fn check_request(sig: &Signature, errors: &mut Errors) {
     let signature = Kind::Http.signature();
     let types = argument_types(sig);
-    let [request] = types[..] else {
+    // A second is the state, checked by the caller.
+    let (&[request] | &[request, _]) = &types[..] else {
         let message = format!(
-            "a handler takes one argument, the request, and this one takes {}; write {signature}",
+            "a handler takes one argument, the request (and a second, the application's \
+             state, with `state = ...`), and this one takes {}; write {signature}",
             types.len()
         );
         errors.push(if sig.inputs.is_empty() {
@@ -209,13 +211,33 @@ mod tests {
             async fn h() -> Response<String> {}
         ));
         assert!(
-            e[0].contains("takes one argument, the request, and this one takes 0"),
+            e[0].contains("takes one argument, the request (and a second, the application's state, with `state = ...`), and this one takes 0"),
             "{e:?}"
         );
         let e = errors(quote!(
             async fn h(r: Request<Body>, s: State) -> Response<String> {}
         ));
-        assert!(e[0].contains("this one takes 2"), "{e:?}");
+        assert_eq!(
+            e,
+            [
+                "the last argument is the application's state, shared by every connection: take it as `&State` or `Arc<State>`, not `State`"
+            ]
+        );
+        let e = errors(quote!(
+            async fn h(r: Request<Body>, s: &State, t: &State) -> Response<String> {}
+        ));
+        assert!(e[0].contains("this one takes 3"), "{e:?}");
+        for state in [
+            quote!(&State),
+            quote!(Arc<State>),
+            quote!(std::sync::Arc<db::Pool>),
+        ] {
+            let handler = check_fn(quote!(
+                async fn h(r: Request<Body>, s: #state) -> Response<String> {}
+            ))
+            .unwrap();
+            assert!(handler.state.is_some());
+        }
         let e = errors(quote!(
             async fn h(s: IoStream, a: SocketAddr) {}
         ));
@@ -281,6 +303,7 @@ mod tests {
         let e = errors(quote!(
             fn main<T>(x: T, y: T) -> u8 {}
         ));
-        assert_eq!(e.len(), 5, "{e:?}");
+        // `y` is taken for the state, and reported as one taken by value.
+        assert_eq!(e.len(), 6, "{e:?}");
     }
 }

@@ -1,0 +1,65 @@
+//! Application state on the attribute: each worker process loads its visit count when it
+//! starts (before it accepts), every connection shares it, and the worker saves it back
+//! once its connections are done. `state = open` names the function that creates the
+//! state; the handler takes it as its last argument; `on_shutdown = save` gets it back.
+//!
+//! ```sh
+//! VISITS_FILE=/tmp/visits cargo run --example visits -- --port 8888
+//! nc localhost 8888            # visit 1 to pid 1234
+//! kill -TERM <pid>             # saved: the next run counts on from there
+//! VISITS_FILE=/no/such/dir/visits cargo run --example visits   # one line, exit 1
+//! ```
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tcpserver::{IoStream, tcp_server};
+
+/// The visits this process counted, and where they are saved.
+struct Visits {
+    count: AtomicU64,
+    file: Option<PathBuf>,
+}
+
+/// Reads the count saved in `$VISITS_FILE` (none yet counts as zero); a file that cannot
+/// be read or written stops the start-up.
+async fn open() -> std::io::Result<Visits> {
+    let file = std::env::var_os("VISITS_FILE").map(PathBuf::from);
+    let mut count = 0;
+    if let Some(path) = &file {
+        let named =
+            |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+        match tokio::fs::read_to_string(path).await {
+            Ok(text) => count = text.trim().parse().unwrap_or(0),
+            // Not there yet: it must be creatable, or the counts would be lost at exit.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tokio::fs::write(path, "0\n").await.map_err(named)?;
+            }
+            Err(e) => return Err(named(e)),
+        }
+    }
+    Ok(Visits {
+        count: AtomicU64::new(count),
+        file,
+    })
+}
+
+/// Writes the count back, once this process's connections are done.
+async fn save(visits: Arc<Visits>) {
+    let count = visits.count.load(Ordering::Relaxed);
+    eprintln!("{count} visits");
+    if let Some(path) = &visits.file
+        && let Err(e) = tokio::fs::write(path, format!("{count}\n")).await
+    {
+        eprintln!("cannot save the visits to {}: {e}", path.display());
+    }
+}
+
+/// Greets each connection with its visit number.
+#[tcp_server(port = 8888, state = open, on_shutdown = save)]
+async fn visits(mut stream: IoStream, _addr: SocketAddr, visits: &Visits) -> tcpserver::Result<()> {
+    let n = visits.count.fetch_add(1, Ordering::Relaxed) + 1;
+    let greeting = format!("visit {n} to pid {}\n", std::process::id());
+    stream.write(greeting.as_bytes()).await
+}
