@@ -19,8 +19,13 @@ pub(crate) fn server(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         );
         return expand::with_errors(item, Some(&handler_fn), error);
     }
-    let config = parse::args(args).and_then(|args| validate::config(args, kind));
-    let handler = validate::handler::check(&handler_fn, kind);
+    let args = parse::args(args);
+    // With a codec the handler answers decoded requests: its signature is another.
+    let framed = args
+        .as_ref()
+        .is_ok_and(|args| args.iter().any(|arg| arg.name() == "codec"));
+    let config = args.and_then(|args| validate::config(args, kind));
+    let handler = validate::handler::check(&handler_fn, kind, framed);
     let error = match (config, handler) {
         (Ok(config), Ok(handler)) => match validate::handler::needs_state(&handler, &config) {
             Ok(()) => return expand::server(kind, item, &config, &handler),

@@ -41,8 +41,16 @@ pub(crate) fn server(
     }
     let about = handler.about.as_deref().map(|about| quote!(.about(#about)));
     let state = state(config);
+    let (items, run) = match (kind, &config.codec, &handler.frames) {
+        (Kind::Tcp, Some(codec), Some(frames)) => {
+            let has_state = config.function(Id::State).is_some();
+            frames_run(codec, frames, handler, has_state, &krate)
+        }
+        _ => (TokenStream::new(), TokenStream::new()),
+    };
     let handler = handler_expr(kind, config, handler);
     let run = match kind {
+        Kind::Tcp if !run.is_empty() => run,
         Kind::Tcp => quote!(.run(#handler)),
         Kind::Http => {
             let options = config
@@ -55,12 +63,86 @@ pub(crate) fn server(
         #item
 
         fn main() -> ::std::process::ExitCode {
+            #items
             #krate::Launcher::new(#port)
                 #setters
                 #about
                 #state
                 #run
         }
+    }
+}
+
+/// With `codec`: a `FrameHandler` that calls the handler (holding the state when the
+/// handler takes it), and the `run_codec` call, with the codec's expression evaluated for
+/// each connection.
+fn frames_run(
+    codec: &syn::Expr,
+    frames: &handler::FrameTypes,
+    handler: &Handler,
+    has_state: bool,
+    krate: &TokenStream,
+) -> (TokenStream, TokenStream) {
+    let ident = &handler.ident;
+    let (request, output) = (&frames.request, &frames.output);
+    let (fields, state, make) = match &handler.state {
+        None if has_state => (quote!(;), quote!(), quote!(|_state| __TcpserverFrames)),
+        None => (quote!(;), quote!(), quote!(__TcpserverFrames)),
+        Some(arg) => {
+            let ty = &arg.ty;
+            let span = syn::spanned::Spanned::span(ty);
+            // The state's type, from the argument as written: `&T` or `Arc<T>`.
+            let inner = state_type(ty);
+            let pass = if arg.by_ref {
+                quote!(&*self.0)
+            } else {
+                quote!(::std::sync::Arc::clone(&self.0))
+            };
+            let make = quote::quote_spanned!(span=> __TcpserverFrames);
+            (
+                quote!((::std::sync::Arc<#inner>);),
+                quote!(, #pass),
+                quote!(#make),
+            )
+        }
+    };
+    let items = quote! {
+        /// The handler, answering one decoded request at a time.
+        struct __TcpserverFrames #fields
+        impl #krate::codec::FrameHandler<#request> for __TcpserverFrames {
+            type Response = <#output as #krate::codec::FrameOutput>::Response;
+
+            fn call<'a>(
+                &'a self,
+                request: #request,
+                ctx: &'a mut #krate::codec::Context,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::option::Option<Self::Response>,
+                    ::std::boxed::Box<dyn ::std::error::Error + ::std::marker::Send + ::std::marker::Sync>,
+                >,
+            > + ::std::marker::Send + 'a {
+                async move {
+                    #krate::codec::FrameOutput::into_result(#ident(request, ctx #state).await)
+                }
+            }
+        }
+    };
+    let codec_span = Span::call_site().located_at(syn::spanned::Spanned::span(codec));
+    let run_codec = format_ident!("run_codec", span = codec_span);
+    (items, quote!(.#run_codec(move || #codec, #make)))
+}
+
+/// `T` of a state argument written `&T` or `Arc<T>`.
+fn state_type(ty: &syn::Type) -> TokenStream {
+    match ty {
+        syn::Type::Reference(reference) => reference.elem.to_token_stream(),
+        syn::Type::Path(path) => match path.path.segments.last().map(|s| &s.arguments) {
+            Some(syn::PathArguments::AngleBracketed(args)) => args.args.to_token_stream(),
+            _ => ty.to_token_stream(),
+        },
+        syn::Type::Group(group) => state_type(&group.elem),
+        _ => ty.to_token_stream(),
     }
 }
 

@@ -46,6 +46,7 @@ pub(crate) fn enabled(feature: &str) -> bool {
         tls: cfg!(feature = "tls"),
         http: cfg!(feature = "http"),
         proxy: cfg!(feature = "proxy"),
+        codec: cfg!(feature = "codec"),
     }
     .has(feature)
 }

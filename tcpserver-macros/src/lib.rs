@@ -108,6 +108,7 @@ use kind::Kind;
 /// | `proxy_timeout` | duration, above 0: how long a client has to send the whole header | 5 s | `--proxy-timeout` |
 /// | `state` | a function's path, as code (`state = connect`): creates the application's state in every process that serves (below) | no state | — |
 /// | `on_shutdown` | a function's path, as code: an async function given the state (`Arc<State>`) once the process's connections are done (below) | none | — |
+/// | `codec` | code that makes a tokio-util codec (`Decoder + Encoder`), `codec = LinesCodec::new_with_max_length(1024)`, evaluated for each connection: the handler answers decoded requests (below; feature `codec`) | the handler reads the stream | — |
 /// | `crate` | string: the path of the `tcpserver` crate (below) | `"tcpserver"` | — |
 ///
 /// Byte units are `B`, `k`/`KiB`, `M`/`MiB` and `G`/`GiB`, all powers of 1024, in any case.
@@ -185,6 +186,30 @@ use kind::Kind;
 /// async fn serve(mut stream: IoStream, _addr: SocketAddr, pool: &Pool) -> tcpserver::Result<()> {
 ///     let _ = pool;
 ///     stream.write(b"hello\n").await
+/// }
+/// ```
+///
+/// ## Codec handlers
+///
+/// With `codec = <expression>` (feature `codec`), the expression makes a tokio-util codec for
+/// each connection, and the handler answers one decoded request at a time:
+/// `async fn name(request: Request, ctx: &mut Context) -> Option<Response>` (or
+/// `Result<Option<Response>, E>`), where `Request` is the codec's `Decoder::Item`, the codec
+/// is an `Encoder<Response>`, and `Context` is `tcpserver::codec::Context` (the peer's
+/// address; `ctx.close()` closes the connection after this answer). `None` sends no
+/// answer. The generated loop reads, decodes every request already received, calls the
+/// handler for each and writes the answers in one batch, so pipelined requests cost one
+/// write; an answer never waits on a handler that is waiting for something else. A decoder
+/// error or a handler's `Err` closes that connection only, logged with the peer's address.
+/// With `state`, the state is the handler's third argument.
+///
+/// ```no_run
+/// # use tcpserver::tcp_server;
+/// use tcpserver::codec::{Context, LinesCodec};
+///
+/// #[tcp_server(port = 8888, codec = LinesCodec::new_with_max_length(1024))]
+/// async fn shout(line: String, _ctx: &mut Context) -> Option<String> {
+///     Some(line.to_uppercase())
 /// }
 /// ```
 ///
@@ -344,7 +369,8 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `read_chunk_size`, `max_connections`, `idle_timeout`, `handshake_timeout`, `max_handshakes`,
 /// `shutdown_timeout`, `drain_delay`, `upgrade_timeout`, `pid_file`, `runtime`,
 /// `worker_threads`, `admin_address`,
-/// `proxy_protocol`, `proxy_trusted`, `proxy_timeout`, `state`, `on_shutdown`, `crate`.
+/// `proxy_protocol`, `proxy_trusted`, `proxy_timeout`, `state`, `on_shutdown`, `crate`
+/// (`codec` is `#[tcp_server]`'s only).
 /// Then Tornado's `HTTPServer` options, under Tornado's names. With `state`, the request
 /// handler takes the state after the request: `async fn handle(request: Request<Body>,
 /// state: &State) -> Response<String>`.

@@ -70,6 +70,8 @@ pub enum Id {
     State,
     /// `on_shutdown`
     OnShutdown,
+    /// `codec`
+    Codec,
     /// `proxy_protocol`
     ProxyProtocol,
     /// `proxy_trusted`
@@ -164,6 +166,8 @@ pub enum Kind {
     Path,
     /// A Rust function, named by its path as code, not a string (`state = db::connect`).
     Function,
+    /// A Rust expression, as code (`codec = LinesCodec::new()`).
+    Expression,
     /// A list of sub-keys (the attribute's `tls(...)`), or one string for its first
     /// sub-key.
     Section,
@@ -238,7 +242,9 @@ impl Key {
             (_, Kind::Size) => "BYTES",
             (_, Kind::Duration(_)) => "SECS",
             (_, Kind::Bool) => "BOOL",
-            (_, Kind::Text | Kind::Path | Kind::Section | Kind::Function) => "TEXT",
+            (_, Kind::Text | Kind::Path | Kind::Section | Kind::Function | Kind::Expression) => {
+                "TEXT"
+            }
             (_, Kind::File) => "FILE",
             (_, Kind::SocketAddress) => "ADDR:PORT",
             (_, Kind::Choice(_)) => "WORD",
@@ -757,6 +763,19 @@ pub static KEYS: &[Key] = &[
     .no_flag()
     .aliases(&["shutdown", "on_stop", "teardown", "at_exit"]),
     row(
+        Id::Codec,
+        "codec",
+        "codec",
+        Group::App,
+        Kind::Expression,
+        "codec = LinesCodec::new()",
+        "A tokio-util codec (`Decoder + Encoder`), made for each connection: the handler answers \
+         one decoded request at a time, `async fn(request, &mut Context) -> Option<Response>`",
+    )
+    .no_flag()
+    .feature("codec")
+    .aliases(&["framing", "framed", "decoder", "protocol_codec"]),
+    row(
         Id::Crate,
         "crate",
         "crate",
@@ -879,6 +898,8 @@ pub struct Features {
     pub http: bool,
     /// The `proxy` feature.
     pub proxy: bool,
+    /// The `codec` feature.
+    pub codec: bool,
 }
 
 impl Features {
@@ -888,6 +909,7 @@ impl Features {
             "tls" => self.tls,
             "http" => self.http,
             "proxy" => self.proxy,
+            "codec" => self.codec,
             _ => true,
         }
     }

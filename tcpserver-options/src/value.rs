@@ -132,7 +132,7 @@ impl Value {
                 "false" => Ok(Value::Bool(false)),
                 _ => Err(format!("`{text}` is not `true` or `false`")),
             },
-            Kind::Text | Kind::Path | Kind::Section | Kind::Function => {
+            Kind::Text | Kind::Path | Kind::Section | Kind::Function | Kind::Expression => {
                 Ok(Value::Text(text.to_owned()))
             }
             Kind::File if text.trim().is_empty() => Err("expected a file path".to_owned()),

@@ -45,6 +45,8 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
+#[cfg(feature = "codec")]
+pub mod codec;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod httpserver;

@@ -26,6 +26,25 @@ pub(crate) struct Handler {
     pub(crate) about: Option<String>,
     /// The last argument, the application's state, when the handler takes it.
     pub(crate) state: Option<StateArg>,
+    /// With `codec`: the request's type and the declared return type.
+    pub(crate) frames: Option<FrameTypes>,
+}
+
+/// A frame handler's request and return types, as written.
+pub(crate) struct FrameTypes {
+    pub(crate) request: Type,
+    pub(crate) output: Type,
+}
+
+impl std::fmt::Debug for FrameTypes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "({}) -> {}",
+            to_text(&self.request),
+            to_text(&self.output)
+        )
+    }
 }
 
 /// How a handler takes the application's state.
@@ -78,8 +97,9 @@ fn state_arg(ty: &Type) -> Result<StateArg, syn::Error> {
     })
 }
 
-/// Checks the signature; every problem is reported, each on its own tokens.
-pub(crate) fn check(f: &HandlerFn, kind: Kind) -> syn::Result<Handler> {
+/// Checks the signature; every problem is reported, each on its own tokens. `framed`: the
+/// attribute has a `codec`, so the handler answers decoded requests.
+pub(crate) fn check(f: &HandlerFn, kind: Kind, framed: bool) -> syn::Result<Handler> {
     let sig = &f.sig;
     let (attribute, signature) = (kind.attribute(), kind.signature());
     let mut errors = Errors::default();
@@ -125,8 +145,13 @@ pub(crate) fn check(f: &HandlerFn, kind: Kind) -> syn::Result<Handler> {
     }
     // A handler written for the other attribute gets one error naming the fix; its return
     // type fits that attribute, so it is not reported.
-    let other_attribute = for_the_other_attribute(sig, kind);
+    let other_attribute = if framed {
+        None
+    } else {
+        for_the_other_attribute(sig, kind)
+    };
     let mut state = None;
+    let mut frames = None;
     if let Some(receiver) = sig.receiver() {
         errors.push(syn::Error::new_spanned(
             receiver,
@@ -150,12 +175,13 @@ pub(crate) fn check(f: &HandlerFn, kind: Kind) -> syn::Result<Handler> {
             }
         }
         match kind {
+            Kind::Tcp if framed => frames = check_frame_handler(sig, &mut errors),
             Kind::Tcp => check_inputs(sig, &mut errors),
             Kind::Http => http::check_request(sig, &mut errors),
         }
     }
     match kind {
-        _ if other_attribute.is_some() => {}
+        _ if other_attribute.is_some() || framed => {}
         Kind::Tcp => check_output(&sig.output, &mut errors),
         Kind::Http => http::check_response(sig, &mut errors),
     }
@@ -164,6 +190,7 @@ pub(crate) fn check(f: &HandlerFn, kind: Kind) -> syn::Result<Handler> {
         ident: sig.ident.clone(),
         about: about(&f.attrs),
         state,
+        frames,
     })
 }
 
@@ -272,6 +299,109 @@ fn check_inputs(sig: &Signature, errors: &mut Errors) {
             ),
         ));
     }
+}
+
+/// With `codec`: `async fn name(request: Request, ctx: &mut Context)` returning
+/// `Option<Response>` or `Result<Option<Response>, E>`; returns the request's and the
+/// return type.
+fn check_frame_handler(sig: &Signature, errors: &mut Errors) -> Option<FrameTypes> {
+    const SIGNATURE: &str =
+        "`async fn handle(request: Request, ctx: &mut Context) -> Option<Response>`";
+    let mut types = argument_types(sig);
+    if types.len() == 3 {
+        types.pop();
+    }
+    let mut ok = true;
+    if types.len() != 2 {
+        let message = format!(
+            "with `codec`, a handler takes two arguments, the decoded request and \
+             `&mut tcpserver::codec::Context` (and a third, the application's state, with \
+             `state = ...`), and this one takes {}; write {SIGNATURE}",
+            argument_types(sig).len()
+        );
+        errors.push(if sig.inputs.is_empty() {
+            syn::Error::new(sig.paren_token.span.join(), message)
+        } else {
+            syn::Error::new_spanned(&sig.inputs, message)
+        });
+        return None;
+    }
+    let (request, ctx) = (types[0], types[1]);
+    if is_named(request, "IoStream") {
+        ok = false;
+        errors.push(syn::Error::new_spanned(
+            request,
+            format!(
+                "with `codec`, the handler gets each decoded request, not the stream; write \
+                 {SIGNATURE}, or remove `codec` to handle the stream yourself"
+            ),
+        ));
+    }
+    let is_context = match ctx {
+        Type::Reference(r) => r.mutability.is_some() && is_named(&r.elem, "Context"),
+        _ => false,
+    };
+    if !is_context {
+        ok = false;
+        errors.push(syn::Error::new_spanned(
+            ctx,
+            format!(
+                "with `codec`, the second argument is the connection's context, \
+                 `&mut tcpserver::codec::Context`, not `{}`; write `ctx: &mut Context`",
+                to_text(ctx)
+            ),
+        ));
+    }
+    let output = match &sig.output {
+        ReturnType::Type(_, ty) if is_option(ty) || is_option_result(ty) => Some((**ty).clone()),
+        ReturnType::Type(_, ty) => {
+            errors.push(syn::Error::new_spanned(
+                ty,
+                format!(
+                    "with `codec`, a handler returns its answer, `Option<Response>` (`None` for \
+                     no answer) or `Result<Option<Response>, E>`, not `{}`",
+                    to_text(ty)
+                ),
+            ));
+            None
+        }
+        ReturnType::Default => {
+            errors.push(syn::Error::new(
+                sig.paren_token.span.close(),
+                "with `codec`, a handler returns its answer: add `-> Option<Response>` (`None` \
+                 for no answer), or `-> Result<Option<Response>, E>`",
+            ));
+            None
+        }
+    };
+    match output {
+        Some(output) if ok => Some(FrameTypes {
+            request: request.clone(),
+            output,
+        }),
+        _ => None,
+    }
+}
+
+/// `Option<T>`.
+fn is_option(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|segment| {
+        segment.ident == "Option"
+            && matches!(&segment.arguments, PathArguments::AngleBracketed(args) if args.args.len() == 1)
+    })
+}
+
+/// `Result<Option<T>, E>`, or a one-argument alias such as `anyhow::Result<Option<T>>`.
+fn is_option_result(ty: &Type) -> bool {
+    let Some(segment) = last_segment(ty) else {
+        return false;
+    };
+    let PathArguments::AngleBracketed(args) = &segment.arguments else {
+        return false;
+    };
+    segment.ident == "Result"
+        && (1..=2).contains(&args.args.len())
+        && matches!(args.args.first(), Some(GenericArgument::Type(ok)) if is_option(ok))
 }
 
 /// `()` or `Result<(), E>`, for `#[tcp_server]`'s handler.
@@ -388,7 +518,7 @@ mod tests {
 
     fn check_fn(item: TokenStream) -> Result<Handler, Vec<String>> {
         let f = crate::parse::handler_fn(item, Kind::Tcp).unwrap();
-        check(&f, Kind::Tcp).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
+        check(&f, Kind::Tcp, false).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
     }
 
     fn errors(item: TokenStream) -> Vec<String> {

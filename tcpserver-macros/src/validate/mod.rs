@@ -31,6 +31,8 @@ pub(crate) struct Config {
     pub(crate) crate_path: Option<syn::Path>,
     /// The keys naming the application's functions (`state`, `on_shutdown`).
     pub(crate) functions: Vec<(Id, syn::Path)>,
+    /// `codec = ...`: the expression that makes a connection's codec.
+    pub(crate) codec: Option<Expr>,
 }
 
 /// One key and its value.
@@ -81,6 +83,7 @@ pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
     let mut settings = Vec::new();
     let mut crate_path = None;
     let mut functions = Vec::new();
+    let mut codec = None;
     let mut port = None;
     let mut errors = Errors::default();
     let mut seen = HashSet::new();
@@ -118,6 +121,11 @@ pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
             (_, ValueKind::Function) => expr_of(key, arg)
                 .and_then(|expr| value::function(key, expr))
                 .map(|path| functions.push((key.id, path))),
+            (_, ValueKind::Expression) => expr_of(key, arg).and_then(|expr| {
+                value::expression(key, expr)?;
+                codec = Some(expr.clone());
+                Ok(())
+            }),
             _ => expr_of(key, arg)
                 .and_then(|expr| value::read(key, expr))
                 .map(|value| settings.push(Setting { key, value })),
@@ -125,6 +133,13 @@ pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
         if let Err(e) = read {
             errors.push(e);
         }
+    }
+    if let (Kind::Http, Some(codec)) = (kind, &codec) {
+        errors.push(syn::Error::new_spanned(
+            codec,
+            "`codec` is for `#[tcp_server]`: an HTTP server's framing is HTTP; remove it, or \
+             serve the protocol with `#[tcp_server(codec = ...)]`",
+        ));
     }
     if let Some((_, hook)) = functions.iter().find(|(id, _)| *id == Id::OnShutdown)
         && !functions.iter().any(|(id, _)| *id == Id::State)
@@ -151,6 +166,7 @@ pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
         settings,
         crate_path,
         functions,
+        codec,
     };
     // The runtime checks its flags with these same rules.
     let mut errors = Errors::default();

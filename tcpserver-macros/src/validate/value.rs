@@ -101,7 +101,7 @@ pub(crate) fn read(key: &Key, expr: &Expr) -> syn::Result<Spanned<Value>> {
         Kind::Networks => Value::Networks(networks(key, expr)?),
         Kind::Protocols => Value::Protocols(protocols(key, expr)?),
         Kind::SniCertificates => Value::Sni(sni_certificates(key, expr)?),
-        Kind::Path | Kind::Section | Kind::Function => {
+        Kind::Path | Kind::Section | Kind::Function | Kind::Expression => {
             unreachable!("`{}` is read by the attribute's own code", key.name)
         }
     };
@@ -595,6 +595,30 @@ pub(crate) fn path(key: &Key, expr: &Expr) -> syn::Result<syn::Path> {
                 key.example
             ),
         )),
+    }
+}
+
+/// `key = expression`, as code (`codec = LinesCodec::new()`): anything but a string, which
+/// would be a codec written in quotes.
+pub(crate) fn expression(key: &Key, expr: &Expr) -> syn::Result<()> {
+    match shape(expr) {
+        Shape::Lit(Lit::Str(s)) => Err(error(
+            expr,
+            format!(
+                "`{}` is Rust code that makes the codec, not a string: remove the quotes, `{} = {}`",
+                key.name,
+                key.name,
+                s.value()
+            ),
+        )),
+        Shape::Lit(_) | Shape::Negative(_) => Err(error(
+            expr,
+            format!(
+                "`{}` expects code that makes a codec; write `{}`",
+                key.name, key.example
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 

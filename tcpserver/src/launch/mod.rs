@@ -30,6 +30,8 @@
 
 mod admin;
 mod cli;
+#[cfg(feature = "codec")]
+mod codec;
 mod groups;
 #[cfg(feature = "http")]
 mod http;
@@ -577,6 +579,7 @@ fn enabled(feature: &str) -> bool {
         tls: cfg!(feature = "tls"),
         http: cfg!(feature = "http"),
         proxy: cfg!(feature = "proxy"),
+        codec: cfg!(feature = "codec"),
     }
     .has(feature)
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::{Chain, Launcher, StartupError};
 use crate::iostream::IoStream;
-use crate::tcpserver::HandlerResult;
+use crate::tcpserver::{HandlerResult, StreamHandler};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -169,6 +169,15 @@ impl<S: Send + Sync + 'static> WithState<S> {
         Fut: Future + Send + 'static,
         Fut::Output: HandlerResult,
     {
+        self.run_with(move |state| move |stream, addr| handler(stream, addr, Arc::clone(&state)))
+    }
+
+    /// Runs the server binary with the connection handler `make` builds from the state,
+    /// once the state exists.
+    pub(super) fn run_with<H: StreamHandler>(
+        self,
+        make: impl FnOnce(Arc<S>) -> H + 'static,
+    ) -> ExitCode {
         let WithState {
             launcher,
             init,
@@ -177,8 +186,7 @@ impl<S: Send + Sync + 'static> WithState<S> {
         launcher.run_server(move |_, builder, runtime| {
             let state = Arc::new(create(init, runtime)?);
             let shutdown = after_serve(on_shutdown, &state);
-            let handler = move |stream, addr| handler(stream, addr, Arc::clone(&state));
-            Ok((builder.build(handler), shutdown))
+            Ok((builder.build(make(state)), shutdown))
         })
     }
 }

@@ -164,6 +164,25 @@ fn classify(err: &dyn Any) -> (Severity, ConnectionEnd) {
     {
         return (Severity::PeerGone, ConnectionEnd::PeerClosed);
     }
+    #[cfg(feature = "codec")]
+    if let Some(e) = err.downcast_ref::<crate::codec::FramesError>() {
+        use crate::codec::{FramesError, LinesCodecError};
+        return match e {
+            FramesError::Io(io) => classify(io),
+            FramesError::TooLarge(_) => (Severity::BadPeer, ConnectionEnd::BufferFull),
+            FramesError::Codec(e)
+                if matches!(
+                    e.downcast_ref::<LinesCodecError>(),
+                    Some(LinesCodecError::MaxLineLengthExceeded)
+                ) =>
+            {
+                (Severity::BadPeer, ConnectionEnd::BufferFull)
+            }
+            // Bytes the protocol refuses: the client's fault.
+            FramesError::Codec(_) => (Severity::BadPeer, ConnectionEnd::HandlerError),
+            FramesError::Handler(_) => (Severity::Error, ConnectionEnd::HandlerError),
+        };
+    }
     (Severity::Error, ConnectionEnd::HandlerError)
 }
 

@@ -139,7 +139,7 @@ mod tests {
 
     fn check_fn(item: TokenStream) -> Result<Handler, Vec<String>> {
         let f = crate::parse::handler_fn(item, Kind::Http).unwrap();
-        check(&f, Kind::Http).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
+        check(&f, Kind::Http, false).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
     }
 
     fn errors(item: TokenStream) -> Vec<String> {
