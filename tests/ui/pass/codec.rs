@@ -33,6 +33,25 @@ fn main() {
         let _ = main;
     }
     {
+        // The README's "protocol in twenty lines".
+        #[tcp_server(port = 8888, codec = LinesCodec::new_with_max_length(1024))]
+        async fn command(line: String, ctx: &mut Context) -> Option<String> {
+            let (verb, rest) = line.split_once(' ').unwrap_or((&line, ""));
+            Some(match verb {
+                "ECHO" => rest.to_owned(),
+                "UPPER" => rest.to_uppercase(),
+                "WHO" => ctx.peer_addr().to_string(),
+                "QUIT" => {
+                    ctx.close();
+                    "bye".to_owned()
+                }
+                "" => return None,
+                _ => format!("unknown command {verb}"),
+            })
+        }
+        let _ = main;
+    }
+    {
         #[tcp_server(port = 1, codec = LinesCodec::new(), state = count)]
         async fn counted(_line: String, _ctx: &mut Context, count: &Count) -> Option<String> {
             Some(count.0.fetch_add(1, Ordering::Relaxed).to_string())
