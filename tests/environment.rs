@@ -24,15 +24,7 @@ fn command(example: &str, vars: &[(&str, &str)], args: &[&str]) -> Command {
 }
 
 fn start(example: &str, vars: &[(&str, &str)], args: &[&str]) -> ServerProcess {
-    let mut server = ServerProcess::spawn_command(&mut command(example, vars, args));
-    assert!(
-        server.wait_for_stderr("listening on", Duration::from_secs(30)),
-        "{}",
-        server.stderr()
-    );
-    std::thread::sleep(Duration::from_millis(100));
-    server.addrs = tcpserver_tests::proc::listening_addrs(&server.stderr());
-    server
+    ServerProcess::start_command(example, &mut command(example, vars, args))
 }
 
 fn stop(mut server: ServerProcess) {

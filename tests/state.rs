@@ -33,15 +33,7 @@ fn start(file: &Path, args: &[&str]) -> ServerProcess {
         .env("VISITS_FILE", file)
         .args(["--port", "0", "--address", "127.0.0.1"])
         .args(args);
-    let mut server = ServerProcess::spawn_command(&mut command);
-    assert!(
-        server.wait_for_stderr("listening on", Duration::from_secs(30)),
-        "{}",
-        server.stderr()
-    );
-    std::thread::sleep(Duration::from_millis(100));
-    server.addrs = tcpserver_tests::proc::listening_addrs(&server.stderr());
-    server
+    ServerProcess::start_command("visits", &mut command)
 }
 
 fn stop(mut server: ServerProcess) -> String {

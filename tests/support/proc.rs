@@ -43,7 +43,13 @@ impl ServerProcess {
     /// Starts `example` with `args` and waits (up to 30 s) for its `listening on` lines.
     /// Panics, showing stderr, if it exits or says nothing first.
     pub fn start(example: &str, args: &[&str]) -> Self {
-        let mut process = Self::spawn(example, args);
+        Self::start_command(example, Command::new(example_path(example)).args(args))
+    }
+
+    /// [`start`](Self::start) for a prepared command (its environment set), named
+    /// `example` in messages.
+    pub fn start_command(example: &str, command: &mut Command) -> Self {
+        let mut process = Self::spawn_command(command);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let addrs = listening_addrs(&process.stderr());

@@ -385,14 +385,25 @@ fn check_frame_handler(sig: &Signature, errors: &mut Errors) -> Option<FrameType
 
 /// `Option<T>`.
 fn is_option(ty: &Type) -> bool {
-    last_segment(ty).is_some_and(|segment| {
-        segment.ident == "Option"
-            && matches!(&segment.arguments, PathArguments::AngleBracketed(args) if args.args.len() == 1)
-    })
+    is_generic(ty, "Option")
 }
 
 /// `Result<Option<T>, E>`, or a one-argument alias such as `anyhow::Result<Option<T>>`.
 fn is_option_result(ty: &Type) -> bool {
+    is_result_of(ty, is_option)
+}
+
+/// `Name<T>`, one type argument, whatever its path (`http::Response<B>` for `Response`).
+fn is_generic(ty: &Type, name: &str) -> bool {
+    last_segment(ty).is_some_and(|segment| {
+        segment.ident == name
+            && matches!(&segment.arguments, PathArguments::AngleBracketed(args) if args.args.len() == 1)
+    })
+}
+
+/// `Result<T, E>` whose `T` passes `ok`, or a one-argument alias of `Result` (`io::Result<T>`,
+/// `anyhow::Result<T>`).
+fn is_result_of(ty: &Type, ok: fn(&Type) -> bool) -> bool {
     let Some(segment) = last_segment(ty) else {
         return false;
     };
@@ -401,7 +412,7 @@ fn is_option_result(ty: &Type) -> bool {
     };
     segment.ident == "Result"
         && (1..=2).contains(&args.args.len())
-        && matches!(args.args.first(), Some(GenericArgument::Type(ok)) if is_option(ok))
+        && matches!(args.args.first(), Some(GenericArgument::Type(first)) if ok(first))
 }
 
 /// `()` or `Result<(), E>`, for `#[tcp_server]`'s handler.
@@ -450,18 +461,7 @@ fn is_unit(ty: &Type) -> bool {
 /// `Result<(), E>`, or a one-argument alias such as `tcpserver::Result<()>` or
 /// `io::Result<()>`.
 fn is_unit_result(ty: &Type) -> bool {
-    let Type::Path(path) = ty else {
-        return false;
-    };
-    let Some(segment) = path.path.segments.last() else {
-        return false;
-    };
-    let PathArguments::AngleBracketed(args) = &segment.arguments else {
-        return false;
-    };
-    segment.ident == "Result"
-        && (1..=2).contains(&args.args.len())
-        && matches!(args.args.first(), Some(GenericArgument::Type(ok)) if is_unit(ok))
+    is_result_of(ty, is_unit)
 }
 
 fn to_text(tokens: &impl ToTokens) -> String {

@@ -213,7 +213,7 @@ impl Launcher {
                 return ExitCode::SUCCESS;
             }
             Err(cli::Exit::Usage(message)) => {
-                eprintln!("{}: error: {message}", self.name);
+                error_line(&self.name, &message);
                 return ExitCode::from(2);
             }
         }
@@ -221,7 +221,7 @@ impl Launcher {
         let exit = match self.launch(make) {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("{}: error: {e}", self.name);
+                error_line(&self.name, &e.to_string());
                 ExitCode::from(1)
             }
         };
@@ -582,6 +582,14 @@ fn enabled(feature: &str) -> bool {
         codec: cfg!(feature = "codec"),
     }
     .has(feature)
+}
+
+/// Prints `name: error: message` on stderr in one write, so that the lines of workers
+/// failing at once do not interleave.
+fn error_line(name: &str, message: &str) {
+    use std::io::Write as _;
+    let line = format!("{name}: error: {message}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Builds the server of a process once its runtime exists: [`Launcher::run_server`]'s

@@ -263,6 +263,7 @@ impl Supervisor {
             handed_over: false,
             ready: vec![false; n],
             served: false,
+            startup_failed: false,
             all_ready: false,
             reloading: None,
             on_lifecycle: self.on_lifecycle.take(),
@@ -308,6 +309,8 @@ pub struct Supervision {
     ready: Vec<bool>,
     /// Some worker reported that it accepts, at some point.
     served: bool,
+    /// Every worker failed to start: the supervision ends with exit status 1.
+    startup_failed: bool,
     /// `Lifecycle::Ready` was the last readiness event emitted.
     all_ready: bool,
     /// After a SIGHUP: the workers that have not reported their reload yet.
@@ -390,6 +393,9 @@ impl Supervision {
     pub fn run(mut self: Box<Self>) -> io::Result<Outcome> {
         loop {
             if self.children.is_empty() && self.slots.iter().all(|s| s.restart_at.is_none()) {
+                if self.startup_failed {
+                    tracing::error!("every worker failed to start (see above); exiting");
+                }
                 return Ok(Outcome::Exit(self.exit_status));
             }
             self.wait_for_signal()?;
@@ -542,9 +548,9 @@ impl Supervision {
         }
         if !self.served && self.slots[id].failed_startup {
             if self.slots.iter().all(|slot| slot.failed_startup) {
-                tracing::error!(
-                    "child {id} (pid {pid}) {how}: every worker failed to start (see above); exiting"
-                );
+                tracing::info!("child {id} (pid {pid}) {how}");
+                // Said once the last worker is reaped, so that it is the last line.
+                self.startup_failed = true;
                 self.exit_status = 1;
                 self.begin_stop();
             } else {

@@ -6,7 +6,7 @@
 
 use syn::{GenericArgument, PathArguments, ReturnType, Signature, Type};
 
-use super::{Errors, argument_types, is_named, last_segment, to_text};
+use super::{Errors, argument_types, is_generic, is_named, is_result_of, last_segment, to_text};
 use crate::kind::Kind;
 
 /// Checks the one argument, the request.
@@ -110,23 +110,12 @@ fn ungroup(ty: &Type) -> &Type {
 
 /// `Response<B>`.
 fn is_response(ty: &Type) -> bool {
-    last_segment(ty).is_some_and(|segment| {
-        segment.ident == "Response"
-            && matches!(&segment.arguments, PathArguments::AngleBracketed(args) if args.args.len() == 1)
-    })
+    is_generic(ty, "Response")
 }
 
 /// `Result<Response<B>, E>`, or a one-argument alias such as `anyhow::Result<Response<B>>`.
 fn is_response_result(ty: &Type) -> bool {
-    let Some(segment) = last_segment(ty) else {
-        return false;
-    };
-    let PathArguments::AngleBracketed(args) = &segment.arguments else {
-        return false;
-    };
-    segment.ident == "Result"
-        && (1..=2).contains(&args.args.len())
-        && matches!(args.args.first(), Some(GenericArgument::Type(ok)) if is_response(ok))
+    is_result_of(ty, is_response)
 }
 
 #[cfg(test)]
