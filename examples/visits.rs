@@ -1,31 +1,46 @@
-//! Application state on the attribute: each worker process loads its visit count when it
-//! starts (before it accepts), every connection shares it, and the worker saves it back
-//! once its connections are done. `state = open` names the function that creates the
-//! state; the handler takes it as its last argument; `on_shutdown = save` gets it back.
+//! Application state and configuration on the attribute: each worker process loads its visit
+//! count when it starts (before it accepts), every connection shares it, and the worker
+//! saves it back once its connections are done. `args = Args` adds the application's own
+//! flags to tcpserver's (`--help` lists both; each also comes from its environment
+//! variable, `TCPSERVER_VISITS_FILE`); `state = open` names the function that creates the
+//! state from them; the handler takes it as its last argument; `on_shutdown = save` gets
+//! it back.
 //!
 //! ```sh
-//! VISITS_FILE=/tmp/visits cargo run --example visits -- --port 8888
+//! cargo run --example visits -- --port 8888 --visits-file /tmp/visits
 //! nc localhost 8888            # visit 1 to pid 1234
 //! kill -TERM <pid>             # saved: the next run counts on from there
-//! VISITS_FILE=/no/such/dir/visits cargo run --example visits   # one line, exit 1
+//! TCPSERVER_VISITS_FILE=/no/such/dir/visits cargo run --example visits   # one line, exit 1
 //! ```
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tcpserver::{IoStream, tcp_server};
+use tcpserver::{IoStream, clap, tcp_server};
+
+/// The application's own flags.
+#[derive(clap::Args)]
+struct Args {
+    /// Where the count is kept across restarts (none: in memory only)
+    #[arg(long, value_name = "PATH")]
+    visits_file: Option<PathBuf>,
+    /// The word each greeting starts with
+    #[arg(long, default_value = "visit")]
+    greeting: String,
+}
 
 /// The visits this process counted, and where they are saved.
 struct Visits {
     count: AtomicU64,
     file: Option<PathBuf>,
+    greeting: String,
 }
 
-/// Reads the count saved in `$VISITS_FILE` (none yet counts as zero); a file that cannot
+/// Reads the count saved in `--visits-file` (none yet counts as zero); a file that cannot
 /// be read or written stops the start-up.
-async fn open() -> std::io::Result<Visits> {
-    let file = std::env::var_os("VISITS_FILE").map(PathBuf::from);
+async fn open(args: Args) -> std::io::Result<Visits> {
+    let file = args.visits_file;
     let mut count = 0;
     if let Some(path) = &file {
         let named =
@@ -42,6 +57,7 @@ async fn open() -> std::io::Result<Visits> {
     Ok(Visits {
         count: AtomicU64::new(count),
         file,
+        greeting: args.greeting,
     })
 }
 
@@ -57,9 +73,9 @@ async fn save(visits: Arc<Visits>) {
 }
 
 /// Greets each connection with its visit number.
-#[tcp_server(port = 8888, state = open, on_shutdown = save)]
+#[tcp_server(port = 8888, args = Args, state = open, on_shutdown = save)]
 async fn visits(mut stream: IoStream, _addr: SocketAddr, visits: &Visits) -> tcpserver::Result<()> {
     let n = visits.count.fetch_add(1, Ordering::Relaxed) + 1;
-    let greeting = format!("visit {n} to pid {}\n", std::process::id());
+    let greeting = format!("{} {n} to pid {}\n", visits.greeting, std::process::id());
     stream.write(greeting.as_bytes()).await
 }

@@ -1,7 +1,9 @@
 //! Application state on the attribute (`state = open, on_shutdown = save`), with the real
 //! `visits` binary: created in every process that serves before it accepts (again in a
 //! restarted worker), shared by the connections, handed back at shutdown; a failed
-//! creation is one line and exit status 1, in one process or in every worker.
+//! creation is one line and exit status 1, in one process or in every worker. The
+//! application's own flags (`args = Args`) join tcpserver's, from the command line or the
+//! environment.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
@@ -22,7 +24,7 @@ fn visit(addr: SocketAddr) -> (u64, u32) {
     stream.read_to_string(&mut greeting).unwrap();
     let words: Vec<&str> = greeting.split_whitespace().collect();
     match words[..] {
-        ["visit", n, "to", "pid", pid] => (n.parse().unwrap(), pid.parse().unwrap()),
+        [_, n, "to", "pid", pid] => (n.parse().unwrap(), pid.parse().unwrap()),
         _ => panic!("greeting {greeting:?}"),
     }
 }
@@ -30,7 +32,7 @@ fn visit(addr: SocketAddr) -> (u64, u32) {
 fn start(file: &Path, args: &[&str]) -> ServerProcess {
     let mut command = Command::new(example_path("visits"));
     command
-        .env("VISITS_FILE", file)
+        .env("TCPSERVER_VISITS_FILE", file)
         .args(["--port", "0", "--address", "127.0.0.1"])
         .args(args);
     ServerProcess::start_command("visits", &mut command)
@@ -129,7 +131,7 @@ fn a_failed_creation_is_one_line_and_exit_one() {
     for args in [&[][..], &["--processes", "2"]] {
         let mut command = Command::new(example_path("visits"));
         command
-            .env("VISITS_FILE", missing)
+            .env("TCPSERVER_VISITS_FILE", missing)
             .args(["--port", "0", "--address", "127.0.0.1"])
             .args(args);
         let mut server = ServerProcess::spawn_command(&mut command);
@@ -171,5 +173,76 @@ fn a_failed_creation_is_one_line_and_exit_one() {
                 "{stderr}"
             );
         }
+    }
+}
+
+#[test]
+fn the_application_flags_join_the_command_line_and_the_environment() {
+    let file = temp_file("args");
+    // The flag wins over the environment (which names a file that cannot exist).
+    let mut command = Command::new(example_path("visits"));
+    command
+        .env("TCPSERVER_VISITS_FILE", "/nonexistent-tcpserver-dir/visits")
+        .env("TCPSERVER_ADDRESS", "127.0.0.1")
+        .args(["--port", "0", "--greeting", "hello"])
+        .arg("--visits-file")
+        .arg(&file);
+    let server = ServerProcess::start_command("visits", &mut command);
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    let mut greeting = String::new();
+    stream.read_to_string(&mut greeting).unwrap();
+    assert!(greeting.starts_with("hello 1 to pid "), "{greeting}");
+    stop(server);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "1\n");
+
+    // One `--help` for both, each flag with its variable.
+    let out = Command::new(example_path("visits"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--visits-file <PATH>",
+        "[env: TCPSERVER_VISITS_FILE]",
+        "--greeting <GREETING>",
+        "[default: visit]",
+        "[env: TCPSERVER_GREETING",
+        "--port <PORT>",
+        "[default: 8888] [env: TCPSERVER_PORT]",
+        "--max-connections <N>",
+        "a flag wins over the environment",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+
+    // Usage errors, the application's and tcpserver's alike: one line, exit status 2.
+    for (args, message) in [
+        (
+            &["--visits-fil", "x"][..],
+            "unexpected argument '--visits-fil' found; tip: a similar argument exists: '--visits-file'",
+        ),
+        (
+            &["--port", "70000"],
+            "invalid value '70000' for --port <PORT>: 70000 is out of range",
+        ),
+        (
+            &["--greeting"],
+            "a value is required for '--greeting <GREETING>'",
+        ),
+        (
+            &["--runtime", "current-thread", "--worker-threads", "2"],
+            "needs the multi-thread runtime",
+        ),
+    ] {
+        let out = Command::new(example_path("visits"))
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("visits: error: "), "{stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }

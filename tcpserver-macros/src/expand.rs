@@ -158,8 +158,17 @@ fn state(config: &Config) -> TokenStream {
                     .last()
                     .map_or_else(Span::call_site, |s| s.ident.span()),
             );
-            let method = format_ident!("{}", method, span = span);
-            calls.extend(quote!(.#method(#function)));
+            // With `args`, the state's function takes the parsed flags.
+            match config.function(Id::Args).filter(|_| id == Id::State) {
+                Some(args) => {
+                    let method = format_ident!("state_with", span = span);
+                    calls.extend(quote!(.#method::<#args, _, _>(#function)));
+                }
+                None => {
+                    let method = format_ident!("{}", method, span = span);
+                    calls.extend(quote!(.#method(#function)));
+                }
+            }
         }
     }
     calls

@@ -47,6 +47,7 @@ pub(crate) fn enabled(feature: &str) -> bool {
         http: cfg!(feature = "http"),
         proxy: cfg!(feature = "proxy"),
         codec: cfg!(feature = "codec"),
+        args: cfg!(feature = "args"),
     }
     .has(feature)
 }

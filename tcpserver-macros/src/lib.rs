@@ -108,6 +108,7 @@ use kind::Kind;
 /// | `proxy_timeout` | duration, above 0: how long a client has to send the whole header | 5 s | `--proxy-timeout` |
 /// | `state` | a function's path, as code (`state = connect`): creates the application's state in every process that serves (below) | no state | — |
 /// | `on_shutdown` | a function's path, as code: an async function given the state (`Arc<State>`) once the process's connections are done (below) | none | — |
+/// | `args` | a type's path, as code (`args = Args`): a `clap::Args` type, the application's own flags (below; feature `args`) | none | — |
 /// | `codec` | code that makes a tokio-util codec (`Decoder + Encoder`), `codec = LinesCodec::new_with_max_length(1024)`, evaluated for each connection: the handler answers decoded requests (below; feature `codec`) | the handler reads the stream | — |
 /// | `crate` | string: the path of the `tcpserver` crate (below) | `"tcpserver"` | — |
 ///
@@ -167,6 +168,14 @@ use kind::Kind;
 /// restarted like any worker that dies). `on_shutdown = close` names an async function
 /// given `Arc<State>` once the process's connections are done (after SIGTERM's drain and
 /// after an upgrade's hand-over alike), before it exits.
+///
+/// `args = Args` (feature `args`) names a `clap::Args` type (derive it through
+/// `tcpserver::clap`, so that clap's version is tcpserver's): its flags join tcpserver's on
+/// the command line and in `--help`, each also read from its environment variable by the
+/// same rule (`--db-url` from `TCPSERVER_DB_URL`; a flag wins over the environment, which
+/// wins over the default), and `state`'s function receives the parsed value,
+/// `fn init(args: Args) -> Result<State, E>` (or async). A bad value is a usage error, exit
+/// status 2. `args` needs `state`.
 ///
 /// ```no_run
 /// # use std::net::SocketAddr;
@@ -369,7 +378,7 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `read_chunk_size`, `max_connections`, `idle_timeout`, `handshake_timeout`, `max_handshakes`,
 /// `shutdown_timeout`, `drain_delay`, `upgrade_timeout`, `pid_file`, `runtime`,
 /// `worker_threads`, `admin_address`,
-/// `proxy_protocol`, `proxy_trusted`, `proxy_timeout`, `state`, `on_shutdown`, `crate`
+/// `proxy_protocol`, `proxy_trusted`, `proxy_timeout`, `state`, `on_shutdown`, `args`, `crate`
 /// (`codec` is `#[tcp_server]`'s only).
 /// Then Tornado's `HTTPServer` options, under Tornado's names. With `state`, the request
 /// handler takes the state after the request: `async fn handle(request: Request<Body>,
@@ -406,6 +415,7 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `proxy_timeout` | duration, above 0 | 5 s | `--proxy-timeout` |
 /// | `state` | a function's path, as code: the application's state (see `#[tcp_server]`) | no state | — |
 /// | `on_shutdown` | a function's path, as code: given the state at shutdown | none | — |
+/// | `args` | a `clap::Args` type's path, as code: the application's own flags, given to `state`'s function | none | — |
 /// | `crate` | string: the path of the `tcpserver` crate | `"tcpserver"` | — |
 /// | `no_keep_alive` | `true` or `false`: close the connection after every response | `false` | `--no-keep-alive` |
 /// | `xheaders` | `true` or `false`: take the client's address and the scheme from `X-Real-Ip` / `X-Forwarded-For` and `X-Scheme` / `X-Forwarded-Proto` (behind a reverse proxy only) | `false` | `--xheaders` |

@@ -72,6 +72,8 @@ pub enum Id {
     OnShutdown,
     /// `codec`
     Codec,
+    /// `args`
+    Args,
     /// `proxy_protocol`
     ProxyProtocol,
     /// `proxy_trusted`
@@ -168,6 +170,8 @@ pub enum Kind {
     Function,
     /// A Rust expression, as code (`codec = LinesCodec::new()`).
     Expression,
+    /// A Rust type, named by its path as code (`args = Args`).
+    Type,
     /// A list of sub-keys (the attribute's `tls(...)`), or one string for its first
     /// sub-key.
     Section,
@@ -242,9 +246,15 @@ impl Key {
             (_, Kind::Size) => "BYTES",
             (_, Kind::Duration(_)) => "SECS",
             (_, Kind::Bool) => "BOOL",
-            (_, Kind::Text | Kind::Path | Kind::Section | Kind::Function | Kind::Expression) => {
-                "TEXT"
-            }
+            (
+                _,
+                Kind::Text
+                | Kind::Path
+                | Kind::Section
+                | Kind::Function
+                | Kind::Expression
+                | Kind::Type,
+            ) => "TEXT",
             (_, Kind::File) => "FILE",
             (_, Kind::SocketAddress) => "ADDR:PORT",
             (_, Kind::Choice(_)) => "WORD",
@@ -776,6 +786,19 @@ pub static KEYS: &[Key] = &[
     .feature("codec")
     .aliases(&["framing", "framed", "decoder", "protocol_codec"]),
     row(
+        Id::Args,
+        "args",
+        "args",
+        Group::App,
+        Kind::Type,
+        "args = Args",
+        "A `clap::Args` type: the application's own flags, beside tcpserver's in `--help`, each also \
+         from its environment variable; `state`'s function receives the parsed value",
+    )
+    .no_flag()
+    .feature("args")
+    .aliases(&["flags", "cli", "options", "app_args"]),
+    row(
         Id::Crate,
         "crate",
         "crate",
@@ -900,6 +923,8 @@ pub struct Features {
     pub proxy: bool,
     /// The `codec` feature.
     pub codec: bool,
+    /// The `args` feature.
+    pub args: bool,
 }
 
 impl Features {
@@ -910,6 +935,7 @@ impl Features {
             "http" => self.http,
             "proxy" => self.proxy,
             "codec" => self.codec,
+            "args" => self.args,
             _ => true,
         }
     }

@@ -132,9 +132,12 @@ impl Value {
                 "false" => Ok(Value::Bool(false)),
                 _ => Err(format!("`{text}` is not `true` or `false`")),
             },
-            Kind::Text | Kind::Path | Kind::Section | Kind::Function | Kind::Expression => {
-                Ok(Value::Text(text.to_owned()))
-            }
+            Kind::Text
+            | Kind::Path
+            | Kind::Section
+            | Kind::Function
+            | Kind::Expression
+            | Kind::Type => Ok(Value::Text(text.to_owned())),
             Kind::File if text.trim().is_empty() => Err("expected a file path".to_owned()),
             Kind::File => Ok(Value::Text(text.to_owned())),
             Kind::SocketAddress => parse_socket_address(text).map(|a| Value::Text(a.to_string())),

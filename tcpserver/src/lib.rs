@@ -61,6 +61,11 @@ pub mod tcpserver;
 #[cfg(feature = "tls")]
 pub mod tls;
 
+/// clap, for the application's flags ([`Launcher::state_with`], `args = ...` in the
+/// attribute): derive `clap::Args` through this re-export (`use tcpserver::clap;`) so that
+/// its version is always tcpserver's.
+#[cfg(feature = "args")]
+pub use clap;
 pub use error::{Error, ErrorKind, Result};
 #[cfg(feature = "http")]
 pub use httpserver::HttpServer;

@@ -29,7 +29,8 @@ pub(crate) struct Config {
     /// Every other key given (the sub-keys of `tls(...)` included), in table order.
     pub(crate) settings: Vec<Setting>,
     pub(crate) crate_path: Option<syn::Path>,
-    /// The keys naming the application's functions (`state`, `on_shutdown`).
+    /// The keys naming the application's functions and its flags' type (`state`,
+    /// `on_shutdown`, `args`).
     pub(crate) functions: Vec<(Id, syn::Path)>,
     /// `codec = ...`: the expression that makes a connection's codec.
     pub(crate) codec: Option<Expr>,
@@ -121,6 +122,9 @@ pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
             (_, ValueKind::Function) => expr_of(key, arg)
                 .and_then(|expr| value::function(key, expr))
                 .map(|path| functions.push((key.id, path))),
+            (_, ValueKind::Type) => expr_of(key, arg)
+                .and_then(|expr| value::type_path(key, expr))
+                .map(|path| functions.push((key.id, path))),
             (_, ValueKind::Expression) => expr_of(key, arg).and_then(|expr| {
                 value::expression(key, expr)?;
                 codec = Some(expr.clone());
@@ -139,6 +143,15 @@ pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
             codec,
             "`codec` is for `#[tcp_server]`: an HTTP server's framing is HTTP; remove it, or \
              serve the protocol with `#[tcp_server(codec = ...)]`",
+        ));
+    }
+    if let Some((_, args)) = functions.iter().find(|(id, _)| *id == Id::Args)
+        && !functions.iter().any(|(id, _)| *id == Id::State)
+    {
+        errors.push(syn::Error::new_spanned(
+            args,
+            "`args` gives the parsed flags to `state`'s function, and there is none: add \
+             `state = init`, with `fn init(args: Args) -> Result<State, E>`",
         ));
     }
     if let Some((_, hook)) = functions.iter().find(|(id, _)| *id == Id::OnShutdown)

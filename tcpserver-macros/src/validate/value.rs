@@ -101,7 +101,7 @@ pub(crate) fn read(key: &Key, expr: &Expr) -> syn::Result<Spanned<Value>> {
         Kind::Networks => Value::Networks(networks(key, expr)?),
         Kind::Protocols => Value::Protocols(protocols(key, expr)?),
         Kind::SniCertificates => Value::Sni(sni_certificates(key, expr)?),
-        Kind::Path | Kind::Section | Kind::Function | Kind::Expression => {
+        Kind::Path | Kind::Section | Kind::Function | Kind::Expression | Kind::Type => {
             unreachable!("`{}` is read by the attribute's own code", key.name)
         }
     };
@@ -619,6 +619,28 @@ pub(crate) fn expression(key: &Key, expr: &Expr) -> syn::Result<()> {
             ),
         )),
         _ => Ok(()),
+    }
+}
+
+/// `key = path::to::Type`: a type named by its path, as code.
+pub(crate) fn type_path(key: &Key, expr: &Expr) -> syn::Result<syn::Path> {
+    let name = key.name;
+    match expr {
+        Expr::Group(group) => type_path(key, &group.expr),
+        Expr::Path(path) if path.qself.is_none() => Ok(path.path.clone()),
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Err(error(
+            expr,
+            format!(
+                "`{name}` names a type as code, not as a string: remove the quotes, `{name} = {}`",
+                s.value()
+            ),
+        )),
+        _ => Err(error(
+            expr,
+            format!("`{name}` expects a type's path; write `{}`", key.example),
+        )),
     }
 }
 

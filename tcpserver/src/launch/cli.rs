@@ -69,7 +69,7 @@ pub(super) fn parse_with_env(
     help: &HelpPage<'_>,
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Vec<Given>, Exit> {
-    let mut given: Vec<Given> = parse(args, keys, help)?
+    let given: Vec<Given> = parse(args, keys, help)?
         .into_iter()
         .map(|(key, value)| Given {
             key,
@@ -77,6 +77,15 @@ pub(super) fn parse_with_env(
             source: Source::Flag,
         })
         .collect();
+    with_env(given, keys, env)
+}
+
+/// `given` (the flags), then the environment variables of the keys no flag gave.
+pub(super) fn with_env(
+    mut given: Vec<Given>,
+    keys: &[&'static Key],
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Vec<Given>, Exit> {
     for &key in keys {
         let Some(name) = key.env_var() else { continue };
         if given.iter().any(|g| g.key.id == key.id) {
@@ -161,12 +170,7 @@ pub(super) fn parse(
             })?,
             None => "true".to_owned(),
         };
-        let value = Value::parse(key, &text).map_err(|e| {
-            Exit::Usage(format!(
-                "invalid value '{text}' for --{name} <{}>: {e}",
-                key.value_name()
-            ))
-        })?;
+        let value = flag_value(key, &text)?;
         match flags.iter_mut().find(|(k, _)| k.id == key.id) {
             Some((_, earlier)) if key.repeats() => earlier.extend(value),
             Some(_) => return Err(Exit::Usage(format!("--{name} is given twice"))),
@@ -175,6 +179,23 @@ pub(super) fn parse(
     }
     Ok(flags)
 }
+
+/// The value of `--flag TEXT`, or the usage error that says what is wrong with it.
+pub(super) fn flag_value(key: &Key, text: &str) -> Result<Value, Exit> {
+    Value::parse(key, text).map_err(|e| {
+        Exit::Usage(format!(
+            "invalid value '{text}' for --{} <{}>: {e}",
+            key.flag.unwrap_or_default(),
+            key.value_name()
+        ))
+    })
+}
+
+/// What `--help` says after the flags.
+pub(super) const ENVIRONMENT_NOTE: &str = "Every option can also be set by its environment \
+    variable; a flag wins over the environment, which wins over the compiled-in default. An \
+    empty variable counts as unset; a repeatable option's variable takes its values separated \
+    by spaces.";
 
 fn usage(e: lexopt::Error) -> Exit {
     Exit::Usage(e.to_string())
@@ -187,6 +208,22 @@ fn unknown(keys: &[&'static Key], name: &str, dashes: &str) -> Exit {
         None => "; --help lists the flags".to_owned(),
     };
     Exit::Usage(format!("unknown flag '{dashes}{name}'{hint}"))
+}
+
+/// What `--help` says of a key: its help, compiled-in default, variable and choices.
+pub(super) fn describe(key: &Key, page: &HelpPage<'_>) -> String {
+    let mut line = key.help.to_owned();
+    if let Some(default) = (page.default)(key) {
+        let _ = write!(line, " [default: {default}]");
+    }
+    if let Some(name) = key.env_var() {
+        let _ = write!(line, " [env: {name}]");
+    }
+    if let Kind::Choice(choices) = key.kind {
+        let words: Vec<&str> = choices.iter().map(|c| c.flag).collect();
+        let _ = write!(line, " [possible values: {}]", words.join(", "));
+    }
+    line
 }
 
 /// The `--help` page: clap's layout, one line per flag with its compiled-in default.
@@ -205,26 +242,10 @@ fn help_text(keys: &[&'static Key], page: &HelpPage<'_>) -> String {
     }
     let _ = writeln!(out, "Usage: {} [OPTIONS]\n\nOptions:", page.name);
     for key in keys {
-        let mut line = format!("      {:width$}  {}", usage(key), key.help);
-        if let Some(default) = (page.default)(key) {
-            let _ = write!(line, " [default: {default}]");
-        }
-        if let Some(name) = key.env_var() {
-            let _ = write!(line, " [env: {name}]");
-        }
-        if let Kind::Choice(choices) = key.kind {
-            let words: Vec<&str> = choices.iter().map(|c| c.flag).collect();
-            let _ = write!(line, " [possible values: {}]", words.join(", "));
-        }
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "      {:width$}  {}", usage(key), describe(key, page));
     }
     let _ = writeln!(out, "  -h, --{:width$}  Print help", "help");
-    let _ = writeln!(
-        out,
-        "\nEvery option can also be set by its environment variable; a flag wins over the \
-         environment, which wins over the compiled-in default. An empty variable counts as \
-         unset; a repeatable option's variable takes its values separated by spaces."
-    );
+    let _ = writeln!(out, "\n{ENVIRONMENT_NOTE}");
     out
 }
 

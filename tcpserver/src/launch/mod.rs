@@ -29,6 +29,8 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+#[cfg(feature = "args")]
+mod args;
 mod cli;
 #[cfg(feature = "codec")]
 mod codec;
@@ -68,6 +70,8 @@ use signals::{Request, StopSignals};
 use upgrade::Socket;
 
 pub use crate::process::DEFAULT_MAX_RESTARTS;
+#[cfg(feature = "args")]
+pub use state::ArgsInit;
 pub use state::{StateInit, WithState};
 
 /// What a process runs once its connections are done (the state's shutdown hook).
@@ -140,6 +144,9 @@ pub struct Launcher {
     /// The HTTP options, for [`run_http`](Launcher::run_http) only.
     #[cfg(feature = "http")]
     http: Option<crate::httpserver::HttpOptions>,
+    /// The application's own flags ([`state_with`](Launcher::state_with)).
+    #[cfg(feature = "args")]
+    app_args: Option<Box<dyn args::AppArgs>>,
 }
 
 impl Launcher {
@@ -163,6 +170,8 @@ impl Launcher {
             proxy: groups::Proxy::default(),
             #[cfg(feature = "http")]
             http: None,
+            #[cfg(feature = "args")]
+            app_args: None,
         }
     }
 
@@ -309,8 +318,16 @@ impl Launcher {
             about: &self.about,
             default: &show_default,
         };
+        let env = |name: &str| std::env::var_os(name);
+        #[cfg(feature = "args")]
         #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-        let mut flags = cli::parse_with_env(args, &keys, &page, &|name| std::env::var_os(name))?;
+        let mut flags = match &self.app_args {
+            Some(app) => args::parse_with_env(args, &keys, &page, app.as_ref(), &env)?,
+            None => cli::parse_with_env(args, &keys, &page, &env)?,
+        };
+        #[cfg(not(feature = "args"))]
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut flags = cli::parse_with_env(args, &keys, &page, &env)?;
         // A certificate given by flag replaces the whole identity, the environment's too.
         #[cfg(feature = "tls")]
         if flags
@@ -580,6 +597,7 @@ fn enabled(feature: &str) -> bool {
         http: cfg!(feature = "http"),
         proxy: cfg!(feature = "proxy"),
         codec: cfg!(feature = "codec"),
+        args: cfg!(feature = "args"),
     }
     .has(feature)
 }

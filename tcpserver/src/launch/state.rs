@@ -69,6 +69,45 @@ where
     }
 }
 
+/// A function that creates the state from the application's flags `A` (see
+/// [`Launcher::state_with`]): `fn(A) -> Result<S, E>` or `async fn(A) -> Result<S, E>`.
+#[cfg(feature = "args")]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot create the application's state from its flags",
+    label = "not a state constructor taking the flags",
+    note = "with `args`, the state is made by a function of the parsed flags, \
+            `fn(args: Args) -> Result<State, E>` or `async fn(args: Args) -> Result<State, E>`"
+)]
+pub trait ArgsInit<A, S, M>: 'static {
+    #[doc(hidden)]
+    fn create(self, args: A) -> LocalFuture<Result<S, BoxError>>;
+}
+
+#[cfg(feature = "args")]
+impl<F, A, S, E> ArgsInit<A, S, (Synchronous, E)> for F
+where
+    F: FnOnce(A) -> Result<S, E> + 'static,
+    S: 'static,
+    E: Into<BoxError>,
+{
+    fn create(self, args: A) -> LocalFuture<Result<S, BoxError>> {
+        Box::pin(std::future::ready(self(args).map_err(Into::into)))
+    }
+}
+
+#[cfg(feature = "args")]
+impl<F, A, Fut, S, E> ArgsInit<A, S, (Asynchronous, E)> for F
+where
+    F: FnOnce(A) -> Fut + 'static,
+    Fut: Future<Output = Result<S, E>> + 'static,
+    E: Into<BoxError>,
+{
+    fn create(self, args: A) -> LocalFuture<Result<S, BoxError>> {
+        let state = self(args);
+        Box::pin(async move { state.await.map_err(Into::into) })
+    }
+}
+
 /// A [`Launcher`] with application state of type `S`: made by [`Launcher::state`], run
 /// with [`run`](WithState::run).
 ///
@@ -142,6 +181,21 @@ impl Launcher {
         WithState {
             launcher: self,
             init: Box::new(move || init.create()),
+            on_shutdown: None,
+        }
+    }
+}
+
+impl<S> WithState<S> {
+    /// A launcher whose processes create their state with `init`.
+    #[cfg(feature = "args")]
+    pub(super) fn from_init(
+        launcher: Launcher,
+        init: Box<dyn FnOnce() -> LocalFuture<Result<S, BoxError>>>,
+    ) -> Self {
+        WithState {
+            launcher,
+            init,
             on_shutdown: None,
         }
     }
