@@ -28,6 +28,9 @@ struct Args {
     /// The word each greeting starts with
     #[arg(long, default_value = "visit")]
     greeting: String,
+    /// The count to start from when no file holds one
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    start: u64,
 }
 
 /// The visits this process counted, and where they are saved.
@@ -41,7 +44,7 @@ struct Visits {
 /// be read or written stops the start-up.
 async fn open(args: Args) -> std::io::Result<Visits> {
     let file = args.visits_file;
-    let mut count = 0;
+    let mut count = args.start;
     if let Some(path) = &file {
         let named =
             |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));

@@ -234,6 +234,10 @@ fn the_application_flags_join_the_command_line_and_the_environment() {
             &["--runtime", "current-thread", "--worker-threads", "2"],
             "needs the multi-thread runtime",
         ),
+        (
+            &["--start", "many"],
+            "invalid value 'many' for '--start <N>'",
+        ),
     ] {
         let out = Command::new(example_path("visits"))
             .args(args)
@@ -245,4 +249,29 @@ fn the_application_flags_join_the_command_line_and_the_environment() {
         assert!(stderr.starts_with("visits: error: "), "{stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn a_bad_application_value_from_the_environment_names_its_variable() {
+    let out = Command::new(example_path("visits"))
+        .env("TCPSERVER_START", "many")
+        .args(["--port", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("invalid value 'many' for '--start <N>'")
+            && stderr.contains("(from the environment variable TCPSERVER_START)"),
+        "{stderr}"
+    );
+    // A good one is used: the count starts there.
+    let mut command = Command::new(example_path("visits"));
+    command
+        .env("TCPSERVER_START", "41")
+        .args(["--port", "0", "--address", "127.0.0.1"]);
+    let server = ServerProcess::start_command("visits", &mut command);
+    assert_eq!(visit(server.addr()).0, 42);
+    stop(server);
 }

@@ -124,6 +124,29 @@ fn one_line(e: &clap::Error) -> String {
     }
 }
 
+/// A bad value's line, naming the environment variable it came from when no flag gave it.
+fn with_variable(e: &clap::Error, given_flags: &[String]) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let line = one_line(e);
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return line;
+    };
+    let Some(long) = arg
+        .strip_prefix("--")
+        .and_then(|rest| rest.split([' ', '=']).next())
+    else {
+        return line;
+    };
+    let on_command_line = given_flags
+        .iter()
+        .any(|flag| flag == long || flag.starts_with(&format!("{long}=")));
+    if on_command_line {
+        line
+    } else {
+        format!("{line} (from the environment variable {})", env_var(long))
+    }
+}
+
 /// [`cli::parse_with_env`] with the application's flags: clap parses the command line
 /// (tcpserver's flags with their values as text, read with the option table's grammar),
 /// then the environment fills in tcpserver's options no flag gave, and the application
@@ -168,11 +191,18 @@ pub(super) fn parse_with_env(
         "" => command.about(None::<&str>),
         about => command.about(about.to_owned()),
     };
+    let given_flags: Vec<String> = args
+        .iter()
+        .filter_map(|a| a.to_str()?.strip_prefix("--").map(str::to_owned))
+        .collect();
     let matches = command.try_get_matches_from(args).map_err(|e| {
         use clap::error::ErrorKind;
         match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
                 Exit::Help(e.render().to_string())
+            }
+            ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+                Exit::Usage(with_variable(&e, &given_flags))
             }
             _ => Exit::Usage(one_line(&e)),
         }
