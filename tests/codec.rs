@@ -190,3 +190,40 @@ async fn a_request_over_max_buffer_size_closes_the_connection() {
     .await;
     server.stop();
 }
+
+/// The `echo_codec` example as a user runs it: every line back, pipelined or not, and a
+/// line over its 64 KiB limit closing only that connection.
+#[test]
+fn the_echo_codec_binary_echoes_pipelined_lines() {
+    use std::io::{BufRead, Read, Write};
+    use tcpserver_tests::proc::ServerProcess;
+
+    let mut server =
+        ServerProcess::start("echo_codec", &["--port", "0", "--address", "127.0.0.1"]);
+    let mut client = std::net::TcpStream::connect(server.addr()).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let batch: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+    client.write_all(batch.as_bytes()).unwrap();
+    let mut reader = std::io::BufReader::new(client.try_clone().unwrap());
+    for i in 0..1000 {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, format!("line {i}\n"));
+    }
+    let mut long = std::net::TcpStream::connect(server.addr()).unwrap();
+    long.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = long.write_all(&vec![b'z'; 70 * 1024]);
+    let mut rest = Vec::new();
+    let _ = long.read_to_end(&mut rest);
+    assert!(rest.is_empty());
+    client.write_all(b"still here\n").unwrap();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "still here\n");
+    server.signal(nix::sys::signal::Signal::SIGTERM);
+    drop((client, reader));
+    let status = server.wait_timeout(Duration::from_secs(10)).expect("exit");
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+}
