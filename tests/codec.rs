@@ -198,8 +198,7 @@ fn the_echo_codec_binary_echoes_pipelined_lines() {
     use std::io::{BufRead, Read, Write};
     use tcpserver_tests::proc::ServerProcess;
 
-    let mut server =
-        ServerProcess::start("echo_codec", &["--port", "0", "--address", "127.0.0.1"]);
+    let mut server = ServerProcess::start("echo_codec", &["--port", "0", "--address", "127.0.0.1"]);
     let mut client = std::net::TcpStream::connect(server.addr()).unwrap();
     client
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -213,7 +212,8 @@ fn the_echo_codec_binary_echoes_pipelined_lines() {
         assert_eq!(line, format!("line {i}\n"));
     }
     let mut long = std::net::TcpStream::connect(server.addr()).unwrap();
-    long.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    long.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let _ = long.write_all(&vec![b'z'; 70 * 1024]);
     let mut rest = Vec::new();
     let _ = long.read_to_end(&mut rest);
