@@ -624,45 +624,13 @@ pub(crate) fn expression(key: &Key, expr: &Expr) -> syn::Result<()> {
 
 /// `key = path::to::Type`: a type named by its path, as code.
 pub(crate) fn type_path(key: &Key, expr: &Expr) -> syn::Result<syn::Path> {
-    let name = key.name;
-    match expr {
-        Expr::Group(group) => type_path(key, &group.expr),
-        Expr::Path(path) if path.qself.is_none() => Ok(path.path.clone()),
-        Expr::Lit(syn::ExprLit {
-            lit: Lit::Str(s), ..
-        }) => Err(error(
-            expr,
-            format!(
-                "`{name}` names a type as code, not as a string: remove the quotes, `{name} = {}`",
-                s.value()
-            ),
-        )),
-        _ => Err(error(
-            expr,
-            format!("`{name}` expects a type's path; write `{}`", key.example),
-        )),
-    }
+    item_path(key, expr, "a type")
 }
 
 /// `key = path::to::function`: a function named by its path, as code.
 pub(crate) fn function(key: &Key, expr: &Expr) -> syn::Result<syn::Path> {
     let name = key.name;
-    let ungrouped = match expr {
-        Expr::Group(group) => &*group.expr,
-        expr => expr,
-    };
-    match ungrouped {
-        Expr::Path(path) if path.qself.is_none() => Ok(path.path.clone()),
-        Expr::Lit(syn::ExprLit {
-            lit: Lit::Str(s), ..
-        }) => Err(error(
-            expr,
-            format!(
-                "`{name}` names a function as code, not as a string: remove the quotes, \
-                 `{name} = {}`",
-                s.value()
-            ),
-        )),
+    match ungroup(expr) {
         Expr::Closure(_) | Expr::Async(_) => Err(error(
             expr,
             format!(
@@ -679,12 +647,28 @@ pub(crate) fn function(key: &Key, expr: &Expr) -> syn::Result<syn::Path> {
                 call.func.to_token_stream().to_string().replace(' ', "")
             ),
         )),
-        _ => Err(error(
+        _ => item_path(key, expr, "a function"),
+    }
+}
+
+/// A path written as code (`what`: "a function", "a type"), or the error that says how.
+fn item_path(key: &Key, expr: &Expr, what: &str) -> syn::Result<syn::Path> {
+    let name = key.name;
+    match ungroup(expr) {
+        Expr::Path(path) if path.qself.is_none() => Ok(path.path.clone()),
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Err(error(
             expr,
             format!(
-                "`{name}` expects a function's path; write `{}`",
-                key.example
+                "`{name}` names {what} as code, not as a string: remove the quotes, \
+                 `{name} = {}`",
+                s.value()
             ),
+        )),
+        _ => Err(error(
+            expr,
+            format!("`{name}` expects {what}'s path; write `{}`", key.example),
         )),
     }
 }
