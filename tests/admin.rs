@@ -57,12 +57,6 @@ fn one_exchange(addr: SocketAddr) -> (String, u64) {
     (task, (greeting.len() + echo.len()) as u64)
 }
 
-fn stop(mut server: ServerProcess) {
-    server.signal(Signal::SIGTERM);
-    let status = server.wait_timeout(WAIT).expect("exit after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr());
-}
-
 #[test]
 fn livez_readyz_and_unknown_paths() {
     let (server, admin) = prefork(&[]);
@@ -85,7 +79,7 @@ fn livez_readyz_and_unknown_paths() {
     client.recv().unwrap();
     assert_eq!(client.roundtrip("still serving").unwrap(), "still serving");
     drop(client);
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -174,7 +168,7 @@ fn counters_are_exact_across_workers_and_survive_a_restart() {
         samples.get("tcpserver_received_bytes_total"),
         5 * (CONNECTIONS + 100)
     );
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -223,7 +217,7 @@ fn one_process_counts_too() {
     let samples = Scrape::take(admin);
     assert_eq!(samples.get("tcpserver_connections_accepted_total"), 10);
     assert_eq!(samples.get("tcpserver_worker_ready{worker=\"0\"}"), 1);
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -318,5 +312,5 @@ fn http_responses_are_counted_by_class_with_their_durations() {
     assert_eq!(samples.get("tcpserver_connections_accepted_total"), 2);
     drop(reader);
     drop(stream);
-    stop(server);
+    server.stop();
 }

@@ -4,9 +4,7 @@
 //! Run with the real `echo` and `http_hello` binaries.
 
 use std::process::{Command, Output};
-use std::time::Duration;
 
-use nix::sys::signal::Signal;
 use tcpserver_tests::LineClient;
 use tcpserver_tests::proc::{ServerProcess, example_path};
 
@@ -25,12 +23,6 @@ fn command(example: &str, vars: &[(&str, &str)], args: &[&str]) -> Command {
 
 fn start(example: &str, vars: &[(&str, &str)], args: &[&str]) -> ServerProcess {
     ServerProcess::start_command(example, &mut command(example, vars, args))
-}
-
-fn stop(mut server: ServerProcess) {
-    server.signal(Signal::SIGTERM);
-    let status = server.wait_timeout(Duration::from_secs(10)).expect("exit");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr());
 }
 
 fn run(example: &str, vars: &[(&str, &str)], args: &[&str]) -> Output {
@@ -60,7 +52,7 @@ fn the_environment_sets_what_no_flag_gives() {
         "from the environment"
     );
     drop(client);
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -75,7 +67,7 @@ fn a_flag_wins_over_the_environment() {
     let mut client = LineClient::connect(server.addr()).unwrap();
     assert_eq!(client.roundtrip("flag").unwrap(), "flag");
     drop(client);
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -88,7 +80,7 @@ fn an_empty_variable_counts_as_unset() {
     let mut client = LineClient::connect(server.addr()).unwrap();
     assert_eq!(client.roundtrip("empty").unwrap(), "empty");
     drop(client);
-    stop(server);
+    server.stop();
 }
 
 #[test]

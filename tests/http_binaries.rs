@@ -6,7 +6,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
 use tcpserver_tests::proc::{ServerProcess, example_path};
 
 const ARGS: &[&str] = &["--port", "0", "--address", "127.0.0.1"];
@@ -23,14 +22,6 @@ fn get(addr: SocketAddr, path: &str, headers: &str) -> String {
     response
 }
 
-fn stop(mut server: ServerProcess) {
-    server.signal(Signal::SIGTERM);
-    let status = server
-        .wait_timeout(Duration::from_secs(20))
-        .expect("exit after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr());
-}
-
 #[test]
 fn http_hello_says_hello_and_exits_zero_on_sigterm() {
     let server = ServerProcess::start("http_hello", ARGS);
@@ -40,7 +31,7 @@ fn http_hello_says_hello_and_exits_zero_on_sigterm() {
     assert!(response.ends_with("\r\n\r\nHello, world"), "{response}");
     let bad = get(server.addr(), "/", "Host: foo bar\r\n");
     assert!(bad.starts_with("HTTP/1.0 400 Bad Request"), "{bad}");
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -50,7 +41,7 @@ fn http_hello_takes_http_flags() {
     let big = format!("X-Filler: {}\r\n", "a".repeat(9000));
     let refused = get(server.addr(), "/", &big);
     assert!(refused.starts_with("HTTP/1.1 431"), "{refused}");
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -138,5 +129,5 @@ fn http_axum_serves_the_router_over_tls_from_worker_processes() {
         curl_https(port, "/echo", &["--data-binary", "posted"]),
         "posted"
     );
-    stop(server);
+    server.stop();
 }

@@ -5,7 +5,6 @@
 use std::process::Command;
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
 use tcpserver_tests::proc::ServerProcess;
 
 fn redis_cli(port: u16, args: &[&str]) -> String {
@@ -16,12 +15,6 @@ fn redis_cli(port: u16, args: &[&str]) -> String {
         .expect("redis-cli (Debian's redis-tools) is installed by the test command");
     assert!(out.status.success(), "{args:?}: {out:?}");
     String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
-}
-
-fn stop(mut server: ServerProcess) {
-    server.signal(Signal::SIGTERM);
-    let status = server.wait_timeout(Duration::from_secs(10)).expect("exit");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr());
 }
 
 #[test]
@@ -55,7 +48,7 @@ fn redis_cli_runs_every_command() {
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(cli(&["GET", "short"]), "", "expired");
     assert_eq!(cli(&["EXISTS", "short"]), "0");
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -96,7 +89,7 @@ fn redis_benchmark_completes_without_errors() {
         "{}",
         server.stderr()
     );
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -116,5 +109,5 @@ fn bad_input_closes_only_its_connection() {
         server.stderr()
     );
     assert_eq!(redis_cli(port, &["GET", "kept"]), "yes");
-    stop(server);
+    server.stop();
 }

@@ -38,13 +38,6 @@ fn start(file: &Path, args: &[&str]) -> ServerProcess {
     ServerProcess::start_command("visits", &mut command)
 }
 
-fn stop(mut server: ServerProcess) -> String {
-    server.signal(Signal::SIGTERM);
-    let status = server.wait_timeout(Duration::from_secs(10)).expect("exit");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr());
-    server.stderr()
-}
-
 fn temp_file(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("tcpserver-state-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -60,13 +53,13 @@ fn one_process_creates_shares_and_saves_its_state() {
     for n in 1..=3 {
         assert_eq!(visit(server.addr()), (n, pid));
     }
-    let stderr = stop(server);
+    let stderr = server.stop();
     assert!(stderr.contains("3 visits"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "3\n");
     // The next run's state starts from what the last one saved.
     let server = start(&file, &[]);
     assert_eq!(visit(server.addr()).0, 4);
-    stop(server);
+    server.stop();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "4\n");
 }
 
@@ -114,7 +107,7 @@ fn every_worker_creates_its_own_state_and_a_restarted_one_again() {
             "the restarted worker never answered"
         );
     }
-    let stderr = stop(server);
+    let stderr = server.stop();
     // Each worker saved its own count at its shutdown.
     assert_eq!(stderr.matches(" visits").count(), 2, "{stderr}");
     let saved: u64 = std::fs::read_to_string(&file)
@@ -192,7 +185,7 @@ fn the_application_flags_join_the_command_line_and_the_environment() {
     let mut greeting = String::new();
     stream.read_to_string(&mut greeting).unwrap();
     assert!(greeting.starts_with("hello 1 to pid "), "{greeting}");
-    stop(server);
+    server.stop();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "1\n");
 
     // One `--help` for both, each flag with its variable.
@@ -273,5 +266,5 @@ fn a_bad_application_value_from_the_environment_names_its_variable() {
         .args(["--port", "0", "--address", "127.0.0.1"]);
     let server = ServerProcess::start_command("visits", &mut command);
     assert_eq!(visit(server.addr()).0, 42);
-    stop(server);
+    server.stop();
 }

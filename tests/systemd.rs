@@ -43,12 +43,6 @@ fn activate(listen: &str, extra: &[&str], example: &str, args: &[&str]) -> Serve
     process
 }
 
-fn stop(mut server: ServerProcess) {
-    server.signal(Signal::SIGTERM);
-    let status = server.wait_timeout(WAIT).expect("exit after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr());
-}
-
 #[test]
 fn echo_serves_the_socket_systemd_passes() {
     let port = free_port();
@@ -72,7 +66,7 @@ fn echo_serves_the_socket_systemd_passes() {
         "{stderr}"
     );
     drop((client, second));
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -93,7 +87,7 @@ fn prefork_workers_share_the_passed_socket() {
         tasks.insert(greeting.split(' ').nth(1).unwrap_or_default().to_owned());
     }
     assert_eq!(tasks, ["0", "1"].map(str::to_owned).into());
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -120,7 +114,7 @@ fn a_unix_socket_from_systemd() {
         server.stderr()
     );
     drop(stream);
-    stop(server);
+    server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -216,7 +210,7 @@ fn prefork_notifies_ready_reloading_watchdog_and_stopping() {
             .unwrap()
             .contains("STATUS=stopping")
     );
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -243,7 +237,7 @@ fn one_process_notifies_too() {
     notify.until("READY=1");
     server.signal(Signal::SIGTERM);
     notify.until("STOPPING=1");
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -252,7 +246,7 @@ fn without_notify_socket_nothing_is_sent_and_nothing_breaks() {
     let mut client = LineClient::connect(server.addr()).unwrap();
     assert_eq!(client.roundtrip("quiet").unwrap(), "quiet");
     drop(client);
-    stop(server);
+    server.stop();
 }
 
 // ----- drain for rolling updates -----

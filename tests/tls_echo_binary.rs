@@ -26,18 +26,11 @@ fn p(path: &Path) -> String {
     path.display().to_string()
 }
 
-/// SIGTERM, then exit status 0 within `WAIT`.
-fn stop(server: &mut ServerProcess) {
-    server.signal(Signal::SIGTERM);
-    let status = server.wait_timeout(WAIT).expect("exit after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr());
-}
-
 /// With no TLS flag the compiled-in `examples/certs/server.pem` is served (relative to the
 /// working directory, the package root here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_the_shipped_certificate_and_exits_zero_on_sigterm() {
-    let mut server = ServerProcess::start("tls_echo", ARGS);
+    let server = ServerProcess::start("tls_echo", ARGS);
     assert_eq!(server.addrs.len(), 1);
     let port = server.addr().port();
     assert_ne!(port, 0);
@@ -59,7 +52,7 @@ async fn serves_the_shipped_certificate_and_exits_zero_on_sigterm() {
         let (echo, stderr) = s_client_echo(port, &[flag, "-CAfile", &ca], "hi").await;
         assert_eq!(echo.as_deref(), Some("hi"), "{stderr}");
     }
-    stop(&mut server);
+    server.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,7 +68,7 @@ async fn cert_and_key_files_with_required_client_certificates() {
         "--tls-client-ca",
         &ca,
     ];
-    let mut server = ServerProcess::start("tls_echo", &args(&extra));
+    let server = ServerProcess::start("tls_echo", &args(&extra));
     let port = server.addr().port();
 
     let facts = python(port, &["--ca", &ca, "--send", "anonymous"]).await;
@@ -95,7 +88,7 @@ async fn cert_and_key_files_with_required_client_certificates() {
 
     let (echo, stderr) = s_client_echo(port, &["-CAfile", &ca, "-cert", &client], "x").await;
     assert_eq!(echo.as_deref(), Some("x"), "{stderr}");
-    stop(&mut server);
+    server.stop();
 }
 
 /// A bad certificate is a start-up failure: exit status 1 and one line naming the file.
@@ -121,7 +114,7 @@ async fn alpn_sni_and_handshake_flags() {
         "--max-handshakes",
         "4",
     ];
-    let mut server = ServerProcess::start("tls_echo", &args(&extra));
+    let server = ServerProcess::start("tls_echo", &args(&extra));
     let port = server.addr().port();
 
     // ALPN: the server's first preference that the client offers too.
@@ -157,7 +150,7 @@ async fn alpn_sni_and_handshake_flags() {
         waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
         "{waited:?}"
     );
-    stop(&mut server);
+    server.stop();
 }
 
 #[test]
@@ -239,7 +232,7 @@ fn certificate_problems_exit_1_with_one_line_naming_the_file() {
 async fn sighup_reloads_the_certificate() {
     let dir = TempDir::new("tls-sighup");
     let pem = dir.write("server.pem", &read(&cert("server.pem")));
-    let mut server = ServerProcess::start("tls_echo", &args(&["--tls", &p(&pem)]));
+    let server = ServerProcess::start("tls_echo", &args(&["--tls", &p(&pem)]));
     let port = server.addr().port();
     let ca = p(&cert("ca.pem"));
 
@@ -278,7 +271,7 @@ async fn sighup_reloads_the_certificate() {
     assert_eq!(old.echo("three").await.as_deref(), Some("three"));
 
     old.finish().await;
-    stop(&mut server);
+    server.stop();
 }
 
 /// With several processes, the supervisor passes SIGHUP on and every worker reloads; a
@@ -287,8 +280,7 @@ async fn sighup_reloads_the_certificate() {
 async fn sighup_reloads_every_worker() {
     let dir = TempDir::new("tls-sighup-workers");
     let pem = dir.write("server.pem", &read(&cert("server.pem")));
-    let mut server =
-        ServerProcess::start("tls_echo", &args(&["--tls", &p(&pem), "--processes", "2"]));
+    let server = ServerProcess::start("tls_echo", &args(&["--tls", &p(&pem), "--processes", "2"]));
     let port = server.addr().port();
     let ca = p(&cert("ca.pem"));
     let facts = python(port, &["--ca", &ca, "--send", "x"]).await;
@@ -323,7 +315,7 @@ async fn sighup_reloads_every_worker() {
         let facts = python(port, &["--ca", &ca, "--send", "z"]).await;
         assert_eq!(fact(&facts, "serial"), Some("1002"), "{facts:?}");
     }
-    stop(&mut server);
+    server.stop();
 }
 
 /// Waits until `n` workers run and each has installed its SIGHUP handler (`SigCgt` in
@@ -410,10 +402,8 @@ async fn failed_handshakes_are_logged_once_without_error_or_trace() {
     );
     assert_eq!(samples.get(&ended("refused")), 4);
     assert_eq!(samples.get("tcpserver_connections_accepted_total"), 5);
-    stop(&mut server);
-    eprintln!("{}", server.stderr());
-
-    let log = server.stderr();
+    let log = server.stop();
+    eprintln!("{log}");
     for port in ports {
         let lines = log
             .lines()

@@ -118,6 +118,17 @@ impl ServerProcess {
         }
     }
 
+    /// SIGTERM, then waits (up to 20 s) for exit status 0, panicking with stderr otherwise;
+    /// returns what the server wrote on stderr.
+    pub fn stop(mut self) -> String {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        let status = self
+            .wait_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("no exit 20 s after SIGTERM; stderr:\n{}", self.stderr()));
+        assert_eq!(status.code(), Some(0), "{}", self.stderr());
+        self.stderr()
+    }
+
     /// The first listening address.
     pub fn addr(&self) -> SocketAddr {
         self.addrs[0]
