@@ -3,10 +3,14 @@
 //! JSON line: round trips, rate, and latency percentiles.
 //!
 //! ```sh
-//! loadgen --addr 127.0.0.1:8888 --conns 50 --size 64 --duration 5 --warmup 1 [--pipeline 16]
+//! loadgen --addr 127.0.0.1:8888 --conns 50 --size 64 --duration 5 --warmup 1 [--pipeline 16 [--burst]]
 //! loadgen --addr 127.0.0.1:8443 --tls-ca examples/certs/ca.pem [--handshakes]
 //! loadgen --addr 127.0.0.1:8888 --connections [--proxy-v2]
 //! ```
+//!
+//! `--pipeline K` keeps K lines in flight by sending a new line, in its own write, after
+//! each answer; with `--burst`, each connection writes its K lines at once, reads the K
+//! answers, and writes the next K (as `redis-benchmark -P` does).
 //!
 //! With `--handshakes` (TLS) or `--connections` (plain TCP), each connection task
 //! repeatedly connects, echoes one line and closes: one operation per connection. With
@@ -47,6 +51,9 @@ struct Plan {
     addr: SocketAddr,
     size: usize,
     pipeline: usize,
+    /// Write the `pipeline` lines of a batch at once, and the next batch once all are
+    /// answered.
+    burst: bool,
     measure_from: Instant,
     until: Instant,
     tls: Option<TlsConnector>,
@@ -66,6 +73,9 @@ async fn echo_session<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, plan: &P
     let mut totals = Totals::default();
     let msg = plan.message();
     let mut reply = vec![0u8; plan.size];
+    if plan.burst {
+        return echo_bursts(stream, plan, &msg).await;
+    }
     let mut sent_at = VecDeque::with_capacity(plan.pipeline);
     for _ in 0..plan.pipeline {
         if send(&mut stream, &msg).await.is_err() {
@@ -89,6 +99,33 @@ async fn echo_session<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, plan: &P
             return totals;
         }
         sent_at.push_back(Instant::now());
+    }
+}
+
+/// `--burst`: `pipeline` lines in one write, then their answers, again and again.
+async fn echo_bursts<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    plan: &Plan,
+    msg: &[u8],
+) -> Totals {
+    let mut totals = Totals::default();
+    let batch = msg.repeat(plan.pipeline);
+    let mut replies = vec![0u8; batch.len()];
+    loop {
+        let sent = Instant::now();
+        if send(&mut stream, &batch).await.is_err()
+            || stream.read_exact(&mut replies).await.is_err()
+        {
+            totals.errors += 1;
+            return totals;
+        }
+        let now = Instant::now();
+        for _ in 0..plan.pipeline {
+            totals.record(sent, now, plan.measure_from);
+        }
+        if now >= plan.until {
+            return totals;
+        }
     }
 }
 
@@ -201,6 +238,7 @@ fn main() {
             addr: arg(&args, "--addr", "127.0.0.1:8888".parse().unwrap()),
             size,
             pipeline: arg(&args, "--pipeline", 1usize).max(1),
+            burst: flag(&args, "--burst"),
             measure_from: start + warmup,
             until: start + warmup + duration,
             tls: (!ca.is_empty()).then(|| tls_connector(&ca)),
