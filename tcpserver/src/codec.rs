@@ -41,18 +41,19 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::{Future, poll_fn};
+use std::io;
 use std::net::SocketAddr;
-use std::pin::pin;
-use std::task::Poll;
+use std::pin::{Pin, pin};
+use std::task::{Poll, ready};
 
 pub use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 pub use tokio_util::codec::{
     AnyDelimiterCodec, BytesCodec, Decoder, Encoder, LengthDelimitedCodec, LinesCodec,
     LinesCodecError,
 };
 
-use crate::iostream::IoStream;
+use crate::iostream::{IoStream, with_scratch};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -308,8 +309,8 @@ where
         if input.len() >= limit {
             break Err(FramesError::TooLarge(limit));
         }
-        input.reserve(chunk.min(limit - input.len()).max(1));
-        match stream.read_buf(&mut input).await {
+        let room = chunk.min(limit - input.len());
+        match read_more(&mut stream, &mut input, room).await {
             Ok(0) => eof = true,
             Ok(_) => {}
             Err(e) => break Err(FramesError::Io(e)),
@@ -321,12 +322,35 @@ where
     result.and(flushed)
 }
 
-/// Writes the answers encoded so far.
+/// Writes the answers encoded so far, and lets their buffer go: a connection waiting for
+/// its next request owns none (the next batch allocates one of its size).
 async fn flush(stream: &mut IoStream, output: &mut BytesMut) -> Result<(), FramesError> {
     if output.is_empty() {
         return Ok(());
     }
     stream.write_all(output).await.map_err(FramesError::Io)?;
-    output.clear();
+    *output = BytesMut::new();
     Ok(())
+}
+
+/// Reads up to `chunk` more bytes into `input`: straight into it while it holds part of a
+/// request, through the thread's scratch buffer while it is empty, so that a connection
+/// waiting for its next request owns no read buffer (as `IoStream`'s own reads).
+async fn read_more(stream: &mut IoStream, input: &mut BytesMut, chunk: usize) -> io::Result<usize> {
+    let chunk = chunk.max(1);
+    if !input.is_empty() {
+        input.reserve(chunk);
+        return stream.read_buf(input).await;
+    }
+    // The bytes of the last batch were all decoded: its allocation goes too.
+    *input = BytesMut::new();
+    poll_fn(|cx| {
+        with_scratch(chunk, |scratch| {
+            let mut read = ReadBuf::new(scratch);
+            ready!(Pin::new(&mut *stream).poll_read(cx, &mut read))?;
+            input.extend_from_slice(read.filled());
+            Poll::Ready(Ok(read.filled().len()))
+        })
+    })
+    .await
 }
