@@ -232,15 +232,29 @@ impl<S: Send + Sync + 'static> WithState<S> {
         self,
         make: impl FnOnce(Arc<S>) -> H + 'static,
     ) -> ExitCode {
+        self.serve(move |_, builder, state| builder.build(make(state)))
+    }
+
+    /// Runs the server `make` builds, in each process that serves, once that process's
+    /// state exists; the shutdown hook gets the state back once the connections are done.
+    fn serve(
+        self,
+        make: impl FnOnce(
+            &mut Launcher,
+            crate::tcpserver::Builder,
+            Arc<S>,
+        ) -> crate::tcpserver::TcpServer
+        + 'static,
+    ) -> ExitCode {
         let WithState {
             launcher,
             init,
             on_shutdown,
         } = self;
-        launcher.run_server(move |_, builder, runtime| {
+        launcher.run_server(move |launcher, builder, runtime| {
             let state = Arc::new(create(init, runtime)?);
             let shutdown = after_serve(on_shutdown, &state);
-            Ok((builder.build(make(state)), shutdown))
+            Ok((make(launcher, builder, state), shutdown))
         })
     }
 }
@@ -259,19 +273,9 @@ impl<S: Send + Sync + 'static> WithState<S> {
         Fut: Future<Output: crate::httpserver::HandlerResponse> + Send + 'static,
     {
         self.launcher.http = Some(options);
-        let WithState {
-            launcher,
-            init,
-            on_shutdown,
-        } = self;
-        launcher.run_server(move |launcher, builder, runtime| {
-            let state = Arc::new(create(init, runtime)?);
-            let shutdown = after_serve(on_shutdown, &state);
+        self.serve(move |launcher, builder, state| {
             let handler = move |request| handler(request, Arc::clone(&state));
-            Ok((
-                super::http::http_server(launcher, builder, handler),
-                shutdown,
-            ))
+            super::http::http_server(launcher, builder, handler)
         })
     }
 }
