@@ -165,17 +165,6 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `read` on this thread's scratch buffer, `len` bytes of it: where a reader with an
-/// empty buffer of its own reads, so that a connection waiting for input owns no buffer.
-pub(crate) fn with_scratch<R>(len: usize, read: impl FnOnce(&mut [u8]) -> R) -> R {
-    SCRATCH.with_borrow_mut(|scratch| {
-        if scratch.len() < len {
-            scratch.resize(len, 0);
-        }
-        read(&mut scratch[..len])
-    })
-}
-
 /// A buffered, bidirectional byte stream: one type for TCP and Unix sockets, plain or TLS.
 ///
 /// Handlers receive one per connection. Reads follow Tornado's `IOStream` (see the
@@ -916,8 +905,11 @@ impl IoStream {
         let chunk = self.options.get_read_chunk_size();
         let read = if self.buf.is_empty() {
             let (transport, buf) = (&mut self.transport, &mut self.buf);
-            with_scratch(chunk, |scratch| {
-                let mut rb = ReadBuf::new(scratch);
+            SCRATCH.with_borrow_mut(|scratch| {
+                if scratch.len() < chunk {
+                    scratch.resize(chunk, 0);
+                }
+                let mut rb = ReadBuf::new(&mut scratch[..chunk]);
                 let res = ready!(Pin::new(transport).poll_read(cx, &mut rb));
                 buf.extend(rb.filled());
                 Poll::Ready(res.map(|()| rb.filled().len()))
