@@ -199,7 +199,7 @@ async fn test_read_until_max_bytes() {
         pending.await
     });
     let err = read.await.unwrap_err();
-    assert!(err.is_unsatisfiable_read(), "{err}");
+    assert!(err.is_unsatisfiable_read() && err.is_closed(), "{err}");
     assert!(stream.closed());
     assert_eq!(
         logs.lines_with("Unsatisfiable read").len(),
@@ -219,7 +219,7 @@ async fn test_read_until_max_bytes_inline() {
     let err = within(stream.read_until(b"def", Some(5)))
         .await
         .unwrap_err();
-    assert!(err.is_unsatisfiable_read());
+    assert!(err.is_unsatisfiable_read() && err.is_closed());
     assert!(stream.closed());
 }
 
@@ -231,7 +231,7 @@ async fn test_read_until_max_bytes_ignores_extra() {
     let err = within(stream.read_until(b"def", Some(5)))
         .await
         .unwrap_err();
-    assert!(err.is_unsatisfiable_read());
+    assert!(err.is_unsatisfiable_read() && err.is_closed());
     assert!(stream.closed());
 }
 
@@ -255,7 +255,7 @@ async fn test_read_until_regex_max_bytes() {
     let err = within(stream.read_until_regex(&re, Some(5)))
         .await
         .unwrap_err();
-    assert!(err.is_unsatisfiable_read());
+    assert!(err.is_unsatisfiable_read() && err.is_closed());
     assert!(stream.closed());
 }
 
@@ -268,7 +268,7 @@ async fn test_read_until_regex_max_bytes_inline_and_ignores_extra() {
     let err = within(stream.read_until_regex(&re, Some(5)))
         .await
         .unwrap_err();
-    assert!(err.is_unsatisfiable_read());
+    assert!(err.is_unsatisfiable_read() && err.is_closed());
     assert!(stream.closed());
 }
 
@@ -585,7 +585,7 @@ async fn oversize_line_without_max_bytes_hits_buffer_limit() {
         client
     });
     let err = within(stream.read_until(b"\n", None)).await.unwrap_err();
-    assert!(err.is_buffer_full(), "{err}");
+    assert!(err.is_buffer_full() && err.is_closed(), "{err}");
     assert!(stream.closed());
     assert!(within(stream.write(b"x")).await.unwrap_err().is_closed());
     assert_eq!(logs.lines_with("maximum read buffer size").len(), 1);
@@ -596,7 +596,7 @@ async fn oversize_line_without_max_bytes_hits_buffer_limit() {
 async fn read_bytes_beyond_buffer_limit_fails_at_once() {
     let (mut stream, _client) = pair(StreamOptions::new().max_buffer_size(1000)).await;
     let err = within(stream.read_bytes(1001, false)).await.unwrap_err();
-    assert!(err.is_buffer_full());
+    assert!(err.is_buffer_full() && err.is_closed());
     assert!(stream.closed());
 }
 
@@ -668,4 +668,35 @@ async fn unbounded_regex_still_finds_late_matches() {
     let data = result.unwrap();
     assert!(data.starts_with(b"xx begin") && data.ends_with(b" end"));
     assert_eq!(stream.buffered(), 5);
+}
+
+/// Tornado 6.6.1: overflowing the buffer during `read_until_close` fails, with the real
+/// error, rather than returning a truncated result.
+#[tokio::test]
+async fn test_read_until_close_with_buffer_overflow() {
+    let logs = LogCapture::start();
+    let (mut stream, mut client) = pair(StreamOptions::new().max_buffer_size(1024)).await;
+    let writer = tokio::spawn(async move {
+        let _ = client.write_all(&[b'a'; 4096]).await;
+        client
+    });
+    let err = within(stream.read_until_close()).await.unwrap_err();
+    assert!(err.is_closed() && err.is_buffer_full(), "{err}");
+    assert!(stream.closed());
+    assert_eq!(logs.lines_with("maximum read buffer size").len(), 1);
+    drop(writer);
+}
+
+/// Tornado 6.6.1: a reset is a normal end for `read_until_close`, which returns what was
+/// buffered (a peer that closes cleanly may be reported as a reset).
+#[tokio::test]
+async fn test_read_until_close_after_connection_reset() {
+    let (mut stream, mut client) = default_pair().await;
+    client.write_all(b"1234").await.unwrap();
+    assert_eq!(within(stream.read_bytes(1, false)).await.unwrap(), b"1");
+    socket2::SockRef::from(&client)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(client); // RST
+    assert_eq!(within(stream.read_until_close()).await.unwrap(), b"234");
 }

@@ -172,9 +172,30 @@ impl Error {
         self.inner.kind
     }
 
-    /// True if the stream is closed (Tornado's `StreamClosedError`).
+    /// True if the stream is closed: [`ErrorKind::StreamClosed`] (Tornado's
+    /// `StreamClosedError`), and also [`UnsatisfiableRead`](ErrorKind::UnsatisfiableRead)
+    /// and [`BufferFull`](ErrorKind::BufferFull), which close the stream. In Tornado the
+    /// pending read then fails with `StreamClosedError` whose `real_error` is the specific
+    /// one; here [`kind`](Self::kind) says which, and this method answers "is the stream
+    /// still usable?" the same way for all three.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn doc(stream: &mut tcpserver::IoStream) {
+    /// match stream.read_until(b"\n", Some(1024)).await {
+    ///     Ok(_line) => { /* ... */ }
+    ///     // No newline within 1 KiB: the read closed the stream, and the kind says why.
+    ///     Err(e) if e.is_unsatisfiable_read() => assert!(e.is_closed() && stream.closed()),
+    ///     Err(e) => assert!(e.is_closed()),
+    /// }
+    /// # }
+    /// ```
     pub fn is_closed(&self) -> bool {
-        self.inner.kind == ErrorKind::StreamClosed
+        matches!(
+            self.inner.kind,
+            ErrorKind::StreamClosed | ErrorKind::UnsatisfiableRead | ErrorKind::BufferFull
+        )
     }
 
     /// True if a delimiter read exceeded its `max_bytes` (Tornado's `UnsatisfiableReadError`).

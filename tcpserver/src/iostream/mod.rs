@@ -20,8 +20,11 @@
 #![forbid(unsafe_code)]
 
 mod buffer;
+mod close;
 pub(crate) mod idle;
+mod latch;
 mod shutdown;
+mod socket;
 mod transport;
 
 use std::cell::RefCell;
@@ -45,8 +48,11 @@ use crate::proxy::ProxyHeader;
 #[cfg(feature = "tls")]
 use crate::tls::TlsInfo;
 use buffer::ReadBuffer;
+pub use close::{CloseSignal, Closed};
 use idle::Activity;
+use latch::Latch;
 pub use shutdown::{Requested, ShutdownSignal};
+pub use socket::{Socket, TcpKeepalive};
 pub(crate) use transport::Transport;
 
 /// Tornado's default `max_buffer_size`: 100 MiB.
@@ -243,6 +249,8 @@ pub struct IoStream {
     shutdown: ShutdownSignal,
     /// Stamped at every read and write when the server has an idle timeout.
     activity: Option<Arc<Activity>>,
+    /// Set when the stream closes; made by the first [`close_signal`](IoStream::close_signal).
+    close_latch: Option<Arc<Latch>>,
     /// What the TLS handshake negotiated; `None` for a plain stream. Boxed so that plain
     /// streams stay small.
     #[cfg(feature = "tls")]
@@ -340,6 +348,7 @@ impl IoStream {
             peer,
             shutdown: ShutdownSignal::default(),
             activity: None,
+            close_latch: None,
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "proxy")]
@@ -563,7 +572,10 @@ impl IoStream {
             }
             match self.fill().await {
                 Ok(n) => last_fill_short = n < self.options.get_read_chunk_size(),
-                Err(e) if e.is_closed() && searched_len != Some(self.buf.len()) => {
+                Err(e)
+                    if e.kind() == ErrorKind::StreamClosed
+                        && searched_len != Some(self.buf.len()) =>
+                {
                     // Search what arrived before the close once more.
                     if let Some(m) = regex.find(self.buf.as_slice())
                         && max_bytes.is_none_or(|max| m.end() <= max)
@@ -706,7 +718,10 @@ impl IoStream {
         loop {
             match self.fill().await {
                 Ok(_) => continue,
-                Err(e) if e.is_closed() && e.io_error().is_none_or(is_reset_class) => {
+                Err(e)
+                    if e.kind() == ErrorKind::StreamClosed
+                        && e.io_error().is_none_or(is_reset_class) =>
+                {
                     let n = self.buf.len();
                     return Ok(self.buf.take(n));
                 }
@@ -791,16 +806,69 @@ impl IoStream {
     /// ```
     pub fn close(&mut self) {
         self.transport.send_close_notify();
-        if self.closed.is_none() {
-            self.closed = Some(CloseReason::Local);
-        }
-        self.transport = Transport::Closed;
+        self.set_closed(CloseReason::Local);
     }
 
     /// True once the stream is closed: locally, by an error, or by the peer (observed by a
     /// read). Buffered data may still be readable.
     pub fn closed(&self) -> bool {
         self.closed.is_some() || self.read_eof
+    }
+
+    /// A signal that fires when this stream closes, for any reason, including being
+    /// dropped (Tornado's `set_close_callback`); see [`CloseSignal`]. Already fired if the
+    /// stream is closed.
+    pub fn close_signal(&mut self) -> CloseSignal {
+        let latch = self.close_latch.get_or_insert_with(Arc::default).clone();
+        if self.closed() {
+            latch.set();
+        }
+        CloseSignal::new(latch)
+    }
+
+    /// Waits until the peer has gone: it closed the connection (end of stream) or reset
+    /// it. Returns the error a read would now fail with, [`ErrorKind::StreamClosed`] with
+    /// the reset as [`source`](std::error::Error::source) if there was one. Returns at once
+    /// on a closed stream.
+    ///
+    /// Input is not lost: while it waits, whatever the peer sends is read into the stream's
+    /// buffer, where the next read finds it. For a handler that waits on something else
+    /// (a long poll, a queue) and must notice a client that left, in a `tokio::select!`.
+    ///
+    /// Limits:
+    ///
+    /// - A peer that only shut down its sending side (TCP half-close, `shutdown(SHUT_WR)`)
+    ///   looks the same as one that left: TCP cannot tell them apart until a write fails.
+    ///   Such a peer may still be reading, and [`write`](Self::write) still works.
+    /// - A peer that vanished without a FIN or a reset (a pulled cable, a host that died)
+    ///   is not noticed; the server's `idle_timeout` or TCP keep-alive
+    ///   ([`set_keepalive`](Self::set_keepalive)) bounds that.
+    /// - The bytes read while waiting count against `max_buffer_size`: a peer that keeps
+    ///   sending without being read ends with [`ErrorKind::BufferFull`], which closes the
+    ///   stream.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel-safe: bytes received while it waited stay buffered.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn doc(mut stream: tcpserver::IoStream, mut updates: tokio::sync::mpsc::Receiver<Vec<u8>>) -> tcpserver::Result<()> {
+    /// loop {
+    ///     tokio::select! {
+    ///         Some(update) = updates.recv() => stream.write(&update).await?,
+    ///         _gone = stream.peer_closed() => return Ok(()),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub async fn peer_closed(&mut self) -> Error {
+        loop {
+            if let Err(err) = self.fill().await {
+                return err;
+            }
+        }
     }
 
     /// Sets `TCP_NODELAY`; a no-op on Unix-domain and closed streams.
@@ -811,15 +879,7 @@ impl IoStream {
     /// if the system refuses the option. Errors that only say the connection is already
     /// gone (a reset, `EINVAL`) are ignored, as in Tornado.
     pub fn set_nodelay(&self, nodelay: bool) -> Result<()> {
-        match self.transport.tcp() {
-            Some(tcp) => match tcp.set_nodelay(nodelay) {
-                Err(e) if !is_reset_class(&e) && e.kind() != io::ErrorKind::InvalidInput => {
-                    Err(e.into())
-                }
-                _ => Ok(()),
-            },
-            None => Ok(()),
-        }
+        self.tcp_option(|socket| socket.set_tcp_nodelay(nodelay))
     }
 
     /// The peer's address. A TCP stream records it when it is made, so it stays known
@@ -923,7 +983,7 @@ impl IoStream {
         };
         Poll::Ready(match ready!(read) {
             Ok(0) => {
-                self.read_eof = true;
+                self.set_read_eof();
                 Err(Error::closed(None))
             }
             Ok(n) => {
@@ -948,7 +1008,7 @@ impl IoStream {
         Poll::Ready(
             match ready!(Pin::new(&mut self.transport).poll_read(cx, &mut rb)) {
                 Ok(()) if rb.filled().is_empty() => {
-                    self.read_eof = true;
+                    self.set_read_eof();
                     Err(Error::closed(None))
                 }
                 Ok(()) => {
@@ -976,8 +1036,7 @@ impl IoStream {
             tracing::debug!(peer = ?self.peer, "error on stream: {err}");
         }
         let err = Arc::new(err);
-        self.closed = Some(CloseReason::Io(err.clone()));
-        self.transport = Transport::Closed;
+        self.set_closed(CloseReason::Io(err.clone()));
         Error::closed(Some(err))
     }
 
@@ -986,8 +1045,7 @@ impl IoStream {
             peer = ?self.peer,
             "Unsatisfiable read, closing connection: delimiter {delimiter} not found within {max} bytes"
         );
-        self.closed = Some(CloseReason::Unsatisfiable);
-        self.transport = Transport::Closed;
+        self.set_closed(CloseReason::Unsatisfiable);
         Error::new(ErrorKind::UnsatisfiableRead).with_message(format!(
             "unsatisfiable read: delimiter {delimiter} not found within {max} bytes"
         ))
@@ -996,8 +1054,7 @@ impl IoStream {
     fn buffer_full(&mut self) -> Error {
         let max = self.options.max_buffer_size;
         tracing::info!(peer = ?self.peer, "Reached maximum read buffer size ({max} bytes), closing connection");
-        self.closed = Some(CloseReason::BufferFull);
-        self.transport = Transport::Closed;
+        self.set_closed(CloseReason::BufferFull);
         Error::new(ErrorKind::BufferFull)
             .with_message(format!("reached maximum read buffer size ({max} bytes)"))
     }
@@ -1084,7 +1141,7 @@ impl AsyncRead for IoStream {
             Ok(()) => {
                 let n = out.filled().len() - before;
                 if n == 0 && out.remaining() > 0 {
-                    this.read_eof = true;
+                    this.set_read_eof();
                 }
                 metrics::add(metrics::RECEIVED, n as u64);
                 this.touch();
@@ -1169,9 +1226,36 @@ impl IoStream {
         self.activity = Some(activity);
     }
 
+    /// Closes the stream for `reason` (the first reason stays) and fires its close signal.
+    fn set_closed(&mut self, reason: CloseReason) {
+        if self.closed.is_none() {
+            self.closed = Some(reason);
+        }
+        self.transport = Transport::Closed;
+        self.fire_close_signal();
+    }
+
+    /// Records that the peer shut down its sending side, which fires the close signal.
+    fn set_read_eof(&mut self) {
+        self.read_eof = true;
+        self.fire_close_signal();
+    }
+
+    fn fire_close_signal(&self) {
+        if let Some(latch) = &self.close_latch {
+            latch.set();
+        }
+    }
+
     /// `fail` for the tokio I/O traits, which must return an `io::Error` of the same kind.
     fn fail_io(&mut self, err: io::Error) -> io::Error {
         let kind = err.kind();
         io::Error::new(kind, self.fail(err))
+    }
+}
+
+impl Drop for IoStream {
+    fn drop(&mut self) {
+        self.fire_close_signal();
     }
 }
