@@ -7,8 +7,9 @@ mod http_support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+
+use std::process::{Command, Output};
+use tcpserver_tests::nginx::Nginx;
 
 use http_support::{app, gzip, serve, within};
 use tcpserver::httpserver::HttpOptions;
@@ -217,60 +218,10 @@ async fn curl_https_requests_know_they_are_https() {
 
 // ----- nginx -----
 
-/// An nginx in front of `backend`, with a generated configuration in a temporary
-/// directory; stopped (and its directory removed) when dropped.
-struct Nginx {
-    child: Child,
-    dir: PathBuf,
-    addr: SocketAddr,
-}
-
-impl Nginx {
-    fn binary() -> Option<PathBuf> {
-        ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.exists())
-    }
-
-    fn start(backend: SocketAddr) -> Nginx {
-        let binary =
-            Nginx::binary().expect("nginx is not installed (scripts/test-all installs it)");
-        // A few tries: the port is picked free, then handed to nginx.
-        for attempt in 0.. {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let dir = std::env::temp_dir().join(format!(
-                "tcpserver-nginx-{}-{attempt}-{port}",
-                std::process::id()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            let d = dir.display();
-            let config = format!(
-                r#"daemon off;
-master_process off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    upstream backend {{
-        server {backend};
-        keepalive 4;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
+/// nginx's `location` blocks for these tests (the upstream is named `backend`).
+const LOCATIONS: &str = r#"
         # The usual proxy headers, over kept-alive upstream connections.
-        location / {{
+        location / {
             proxy_pass http://backend;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -278,61 +229,16 @@ http {{
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
-        }}
+        }
         # Only X-Forwarded-For, as if TLS ended here.
-        location /xff/ {{
+        location /xff/ {
             proxy_pass http://backend/;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto https;
-        }}
-    }}
-}}
-"#
-            );
-            std::fs::write(dir.join("nginx.conf"), config).unwrap();
-            let child = Command::new(&binary)
-                .arg("-p")
-                .arg(&dir)
-                .arg("-e")
-                .arg(dir.join("error.log"))
-                .arg("-c")
-                .arg(dir.join("nginx.conf"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start nginx");
-            let mut nginx = Nginx {
-                child,
-                dir,
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if std::net::TcpStream::connect(nginx.addr).is_ok() {
-                    return nginx;
-                }
-                if nginx.child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let log = std::fs::read_to_string(nginx.dir.join("error.log")).unwrap_or_default();
-            assert!(attempt < 3, "nginx did not start:\n{log}");
         }
-        unreachable!()
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+"#;
 
 /// GET `path` through nginx from the loopback address `source`, with extra `headers`.
 async fn get_via(nginx: SocketAddr, source: [u8; 4], path: &str, headers: &str) -> String {
@@ -360,7 +266,7 @@ async fn get_via(nginx: SocketAddr, source: [u8; 4], path: &str, headers: &str) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xheaders_behind_nginx() {
     let (_server, backend) = serve(HttpOptions::new().xheaders(true), app);
-    let nginx = tokio::task::spawn_blocking(move || Nginx::start(backend))
+    let nginx = tokio::task::spawn_blocking(move || Nginx::start(backend, LOCATIONS))
         .await
         .unwrap();
     // Clients on different loopback addresses, over nginx's kept-alive upstream

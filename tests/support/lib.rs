@@ -6,8 +6,10 @@
 pub mod admin;
 pub mod fuzzing;
 pub mod logs;
+pub mod nginx;
 pub mod notify;
 pub mod proc;
+pub mod python;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::body::{BodyLimits, Failure, FailureSlot, Streaming};
 use super::handler::{BoxError, Handler};
 use super::idle::{IdleClock, ResponseBody};
-use super::{Body, HttpOptions, Protocol, RequestContext, xheaders};
+use super::{Body, HttpOptions, Protocol, RequestContext, upgrade, xheaders};
 use crate::error::Chain;
 use crate::iostream::ShutdownSignal;
 use crate::tcpserver::SHUTDOWN_GRACE;
@@ -111,6 +111,8 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
     type Output = ();
 
     async fn handle_stream(&self, mut stream: IoStream, address: SocketAddr) {
+        // Fires when an upgraded connection is done with (see `upgrade`).
+        let stream_closed = stream.close_signal();
         // Tells the handler the connection is over however it ends, even when the shutdown
         // deadline aborts this task.
         let _closed = OnClose {
@@ -149,10 +151,13 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
         } else {
             &self.config.builder
         };
-        // The connection borrows the stream, which comes back for a lingering close.
+        // The connection owns the stream (an upgrade hands it on); it comes back for a
+        // lingering close.
+        let mut conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
         let result = 'served: {
-            let conn = builder.serve_connection(TokioIo::new(&mut stream), service);
-            tokio::pin!(conn);
+            let mut conn = Pin::new(&mut conn);
             let idle = tokio::time::sleep_until(clock.first_deadline(idle_timeout));
             tokio::pin!(idle);
             loop {
@@ -201,8 +206,14 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
                 linger.store(true, Ordering::Relaxed);
             }
         }
+        let Some(parts) = conn.into_parts() else {
+            // Upgraded: the handler's task has the stream now. The connection stays
+            // counted (and drained at shutdown) until that task drops it.
+            stream_closed.closed().await;
+            return;
+        };
         if linger.load(Ordering::Relaxed) {
-            linger_close(&mut stream).await;
+            linger_close(&mut parts.io.into_inner()).await;
         }
     }
 }
@@ -316,6 +327,17 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
             (Body::streaming(streaming, limits), Some(watch))
         };
         head.extensions.insert(context);
+        // An upgrade request (hyper marked it): `upgrade::on` learns whether we switched.
+        let upgrade = head
+            .extensions
+            .get::<hyper::upgrade::OnUpgrade>()
+            .is_some()
+            .then(|| {
+                let decision = Arc::new(upgrade::Decision::default());
+                head.extensions
+                    .insert(upgrade::PendingDecision(decision.clone()));
+                decision
+            });
         let future = self.handler.call(Request::from_parts(head, body));
         ResponseFuture::Handler {
             inner: future,
@@ -324,6 +346,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
             clock: Some(self.clock.clone()),
             started,
             last: self.shutdown.is_requested(),
+            upgrade,
         }
     }
 }
@@ -451,6 +474,8 @@ pin_project_lite::pin_project! {
             started: Option<Instant>,
             // The server was shutting down when the request came: the answer closes.
             last: bool,
+            // For an upgrade request, where to say whether the answer switched protocols.
+            upgrade: Option<Arc<upgrade::Decision>>,
         },
         Ready {
             status: Option<StatusCode>,
@@ -484,8 +509,15 @@ where
                 clock,
                 started,
                 last,
+                upgrade,
             } => {
                 let result = ready!(inner.poll(cx));
+                // Whatever the answer, it is decided now (and 101 only from the handler).
+                if let Some(decision) = upgrade.take() {
+                    let switched = watch.as_ref().is_none_or(|w| w.slot.get().is_none())
+                        && matches!(&result, Ok(r) if r.status() == StatusCode::SWITCHING_PROTOCOLS);
+                    decision.decide(switched);
+                }
                 let clock = clock.take().expect("polled after completion");
                 // A failed body decides the answer, whatever the handler made of it.
                 if let Some(watch) = watch

@@ -75,6 +75,7 @@ mod delegate;
 mod handler;
 mod idle;
 mod options;
+pub mod upgrade;
 mod xheaders;
 
 use std::fmt;

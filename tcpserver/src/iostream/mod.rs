@@ -22,7 +22,7 @@
 mod buffer;
 mod close;
 pub(crate) mod idle;
-mod latch;
+pub(crate) mod latch;
 mod shutdown;
 mod socket;
 mod transport;
