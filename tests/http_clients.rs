@@ -299,3 +299,74 @@ async fn xheaders_behind_nginx() {
     );
     drop(nginx);
 }
+
+/// The TLS details reach an HTTP handler: an mTLS client's certificate (its subject read
+/// in the handler), the SNI name, the version; nothing over plain HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_client_certificate_reaches_the_handler() {
+    use tcpserver::TcpServer;
+    use tcpserver::httpserver::{Body, RequestExt};
+    use tcpserver::tls::{ClientAuth, TlsConfig};
+
+    async fn whoami(request: http::Request<Body>) -> http::Response<String> {
+        let Some(tls) = request.context().and_then(|ctx| ctx.tls()) else {
+            return http::Response::new("plain".into());
+        };
+        let subject = match tls.peer_certificates().first() {
+            Some(der) => {
+                let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+                cert.subject().to_string()
+            }
+            None => "none".into(),
+        };
+        http::Response::new(format!(
+            "subject={subject} sni={} version={:?} alpn={:?}",
+            tls.server_name().unwrap_or("-"),
+            tls.protocol_version(),
+            tls.alpn_protocol().map(String::from_utf8_lossy),
+        ))
+    }
+
+    let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/certs");
+    let tls = TlsConfig::builder()
+        .pem(certs.join("server.pem"))
+        .client_ca(certs.join("ca.pem"), ClientAuth::Optional)
+        .build()
+        .unwrap();
+    let server = tcpserver::HttpServer::builder()
+        .tcp(TcpServer::builder().tls(tls))
+        .build(whoami);
+    let addr = server.listen(0, Some("127.0.0.1")).unwrap()[0];
+    let cert = |with: bool| {
+        let mut args = vec![
+            "--cacert".to_owned(),
+            certs.join("ca.pem").display().to_string(),
+            "--resolve".to_owned(),
+            format!("localhost:{}:127.0.0.1", addr.port()),
+            "--tlsv1.3".to_owned(),
+        ];
+        if with {
+            args.push("--cert".to_owned());
+            args.push(certs.join("client.pem").display().to_string());
+        }
+        args.push(format!("https://localhost:{}/", addr.port()));
+        args
+    };
+    let out = curl(cert(true)).await;
+    assert_eq!(
+        stdout(&out),
+        "subject=O=tcpserver tests, CN=test client sni=localhost version=TLSv1_3 alpn=None",
+        "{}",
+        stderr(&out)
+    );
+    let out = curl(cert(false)).await;
+    assert!(
+        stdout(&out).starts_with("subject=none sni=localhost"),
+        "{}",
+        stderr(&out)
+    );
+
+    let plain = tcpserver::HttpServer::new(whoami);
+    let plain_addr = plain.listen(0, Some("127.0.0.1")).unwrap()[0];
+    assert_eq!(stdout(&curl(vec![url(plain_addr, "/")]).await), "plain");
+}

@@ -131,7 +131,7 @@ impl<H: Handler> StreamHandler for HttpStreamHandler<H> {
         let service = ConnectionService {
             handler: self.handler.clone(),
             config: self.config.clone(),
-            context: RequestContext::new(address, protocol),
+            context: connection_context(&stream, address, protocol),
             linger: linger.clone(),
             clock: clock.clone(),
             shutdown: shutdown.clone(),
@@ -230,6 +230,19 @@ impl<H: Handler> Drop for OnClose<'_, H> {
     }
 }
 
+/// The context every request of the connection starts from.
+fn connection_context(stream: &IoStream, peer: SocketAddr, protocol: Protocol) -> RequestContext {
+    let context = RequestContext::new(peer, protocol);
+    #[cfg(feature = "tls")]
+    let context = context.with_tls(match stream.wait_for_handshake() {
+        Ok(Some(tls)) => Some(Arc::new(tls.clone())),
+        _ => None,
+    });
+    #[cfg(not(feature = "tls"))]
+    let _ = stream;
+    context
+}
+
 /// `http`, or `https` for a TLS stream (the server completed its handshake already).
 #[cfg(feature = "tls")]
 fn stream_protocol(stream: &IoStream) -> Protocol {
@@ -296,18 +309,23 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
         let (mut head, incoming) = request.into_parts();
         let options = &self.config.options;
         let context = if options.xheaders {
-            xheaders::apply(&head.headers, self.context, &options.trusted_downstream)
+            xheaders::apply(
+                &head.headers,
+                self.context.clone(),
+                &options.trusted_downstream,
+            )
         } else {
-            self.context
+            self.context.clone()
         };
+        let remote_ip = context.remote_ip;
         if let Err(problem) = check_host(&head) {
-            return self.refuse(context.remote_ip, StatusCode::BAD_REQUEST, problem, started);
+            return self.refuse(remote_ip, StatusCode::BAD_REQUEST, problem, started);
         }
         let (body, watch) = if incoming.is_end_stream() {
             (Body::empty(), None)
         } else {
             if let Err(problem) = check_transfer_encoding(&head.headers) {
-                return self.refuse(context.remote_ip, StatusCode::BAD_REQUEST, problem, started);
+                return self.refuse(remote_ip, StatusCode::BAD_REQUEST, problem, started);
             }
             let gzip = options.decompress_request && take_gzip_encoding(&mut head.headers);
             let limits = BodyLimits::new(self.config.max_body_size, options.body_timeout);
@@ -318,7 +336,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
                 options.chunk_size,
                 gzip,
                 slot.clone(),
-                context.remote_ip,
+                remote_ip,
             );
             let watch = Watch {
                 slot,
@@ -342,7 +360,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
         ResponseFuture::Handler {
             inner: future,
             watch,
-            remote_ip: context.remote_ip,
+            remote_ip,
             clock: Some(self.clock.clone()),
             started,
             last: self.shutdown.is_requested(),

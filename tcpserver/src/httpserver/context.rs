@@ -5,6 +5,11 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+#[cfg(feature = "tls")]
+use std::sync::Arc;
+
+#[cfg(feature = "tls")]
+use crate::tls::TlsInfo;
 
 /// The scheme a request arrived over (Tornado's `request.protocol`).
 ///
@@ -72,7 +77,7 @@ impl FromStr for Protocol {
 /// use tcpserver::httpserver::{Body, RequestContext};
 ///
 /// async fn whoami(request: Request<Body>) -> Response<String> {
-///     let ctx = request.extensions().get::<RequestContext>().copied();
+///     let ctx = request.extensions().get::<RequestContext>().cloned();
 ///     let text = match ctx {
 ///         Some(ctx) => format!("{} over {}\n", ctx.remote_ip(), ctx.protocol()),
 ///         None => "unknown\n".to_owned(),
@@ -80,11 +85,14 @@ impl FromStr for Protocol {
 ///     Response::new(text)
 /// }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestContext {
     pub(crate) remote_ip: IpAddr,
     pub(crate) protocol: Protocol,
     pub(crate) peer: SocketAddr,
+    /// What the connection's TLS handshake negotiated; shared by its requests.
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<TlsInfo>>,
 }
 
 impl RequestContext {
@@ -103,7 +111,48 @@ impl RequestContext {
             remote_ip: peer.ip(),
             protocol,
             peer,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// The context with the TLS details of its connection.
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_tls(mut self, tls: Option<Arc<TlsInfo>>) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// What the TLS handshake of the request's connection negotiated (Tornado's
+    /// `request.get_ssl_certificate()`, and more): the client's certificate chain, the
+    /// ALPN protocol, the SNI name, the version and the cipher suite. `None` for a request
+    /// over plain HTTP, also when a proxy in front ended TLS (its headers say only the
+    /// scheme, see [`protocol`](Self::protocol)).
+    ///
+    /// # Examples
+    ///
+    /// An mTLS service that greets the client by its certificate's subject (parsed with a
+    /// crate of your choice, such as `x509-parser`):
+    ///
+    /// ```
+    /// use http::{Request, Response, StatusCode};
+    /// use tcpserver::httpserver::{Body, RequestExt};
+    ///
+    /// async fn whoami(request: Request<Body>) -> Response<String> {
+    ///     let tls = request.context().and_then(|ctx| ctx.tls());
+    ///     match tls.and_then(|tls| tls.peer_certificates().first()) {
+    ///         Some(cert) => Response::new(format!("a client certificate of {} bytes\n", cert.len())),
+    ///         None => {
+    ///             let mut response = Response::new("no client certificate\n".to_owned());
+    ///             *response.status_mut() = StatusCode::FORBIDDEN;
+    ///             response
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.as_deref()
     }
 
     /// The client's address: the peer's, or the one a trusted proxy named with

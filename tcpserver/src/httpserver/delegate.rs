@@ -146,7 +146,7 @@ impl<D: HttpServerConnectionDelegate> Handler for Delegate<D> {
         let context = request
             .extensions()
             .get::<RequestContext>()
-            .copied()
+            .cloned()
             .unwrap_or_else(|| {
                 RequestContext::new(SocketAddr::from(([0, 0, 0, 0], 0)), super::Protocol::Http)
             });

@@ -32,7 +32,7 @@ use rustls::{CipherSuite, ProtocolVersion};
 ///     Ok(())
 /// }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsInfo {
     peer_certificates: Vec<CertificateDer<'static>>,
     alpn_protocol: Option<Vec<u8>>,
