@@ -38,7 +38,7 @@ use std::task::{Context, Poll, ready};
 
 #[cfg(feature = "regex")]
 use regex::bytes::Regex;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, ToSocketAddrs, UnixStream};
 
 use crate::error::{Error, ErrorKind, Result, SharedIoError, is_reset_class};
@@ -461,34 +461,8 @@ impl IoStream {
         delimiter: &[u8],
         max_bytes: Option<usize>,
     ) -> Result<Vec<u8>> {
-        // Everything before `scanned` is known not to start a match, except possibly its
-        // last `delimiter.len() - 1` bytes. (No searcher is kept across the await: it
-        // would sit in every idle connection's future.)
-        let mut scanned: usize = 0;
-        loop {
-            let data = self.buf.as_slice();
-            let from = scanned.saturating_sub(delimiter.len().saturating_sub(1));
-            let window = &data[from..];
-            // An empty window holds no non-empty delimiter: skip the searcher's set-up on
-            // the common first pass over an empty buffer.
-            let found = if window.is_empty() && !delimiter.is_empty() {
-                None
-            } else {
-                find_delimiter(window, delimiter)
-            };
-            if let Some(at) = found {
-                let end = from + at + delimiter.len();
-                if let Some(max) = max_bytes.filter(|&max| end > max) {
-                    return Err(self.unsatisfiable(&DelimiterName::Bytes(delimiter), max));
-                }
-                return Ok(self.buf.take(end));
-            }
-            scanned = data.len();
-            if let Some(max) = max_bytes.filter(|&max| scanned > max) {
-                return Err(self.unsatisfiable(&DelimiterName::Bytes(delimiter), max));
-            }
-            self.fill().await?;
-        }
+        let mut scanned = 0;
+        poll_fn(|cx| self.poll_read_until(cx, delimiter, max_bytes, &mut scanned)).await
     }
 
     #[cfg(feature = "regex")]
@@ -533,60 +507,8 @@ impl IoStream {
         regex: &Regex,
         max_bytes: Option<usize>,
     ) -> Result<Vec<u8>> {
-        let mut searched_len: Option<usize> = None;
-        let mut max_match_len: Option<Option<usize>> = None;
-        let mut last_fill_short = true;
-        loop {
-            let len = self.buf.len();
-            let over_limit = max_bytes.is_some_and(|max| len > max);
-            let due = match searched_len {
-                None => true,
-                Some(prev) if prev == len => false,
-                Some(prev) => {
-                    let bound = *max_match_len.get_or_insert_with(|| max_match_len_of(regex));
-                    bound.is_some()
-                        || len >= prev.saturating_mul(2)
-                        || last_fill_short
-                        || over_limit
-                }
-            };
-            if due {
-                // A new match ends near or after the previous search's end, so it starts at
-                // most `bound` bytes (plus a look-ahead character) before it; unbounded
-                // patterns rescan from the start.
-                let from = match (searched_len, max_match_len) {
-                    (Some(prev), Some(Some(bound))) => prev.saturating_sub(bound + 4),
-                    _ => 0,
-                };
-                if let Some(m) = regex.find_at(self.buf.as_slice(), from) {
-                    let end = m.end();
-                    if let Some(max) = max_bytes.filter(|&max| end > max) {
-                        return Err(self.unsatisfiable(&DelimiterName::Regex(regex), max));
-                    }
-                    return Ok(self.buf.take(end));
-                }
-                searched_len = Some(len);
-            }
-            if let Some(max) = max_bytes.filter(|_| over_limit) {
-                return Err(self.unsatisfiable(&DelimiterName::Regex(regex), max));
-            }
-            match self.fill().await {
-                Ok(n) => last_fill_short = n < self.options.get_read_chunk_size(),
-                Err(e)
-                    if e.kind() == ErrorKind::StreamClosed
-                        && searched_len != Some(self.buf.len()) =>
-                {
-                    // Search what arrived before the close once more.
-                    if let Some(m) = regex.find(self.buf.as_slice())
-                        && max_bytes.is_none_or(|max| m.end() <= max)
-                    {
-                        return Ok(self.buf.take(m.end()));
-                    }
-                    return Err(e);
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let mut search = RegexSearch::default();
+        poll_fn(|cx| self.poll_read_until_regex(cx, regex, max_bytes, &mut search)).await
     }
 
     /// Reads exactly `num_bytes` bytes; with `partial`, returns as soon as at least one byte
@@ -620,19 +542,7 @@ impl IoStream {
     /// # Ok(()) }
     /// ```
     pub async fn read_bytes(&mut self, num_bytes: usize, partial: bool) -> Result<Vec<u8>> {
-        if num_bytes == 0 {
-            return Ok(Vec::new());
-        }
-        if !partial && num_bytes > self.options.max_buffer_size {
-            return Err(self.buffer_full());
-        }
-        loop {
-            let have = self.buf.len();
-            if have >= num_bytes || (partial && have > 0) {
-                return Ok(self.buf.take(have.min(num_bytes)));
-            }
-            self.fill().await?;
-        }
+        poll_fn(|cx| self.poll_read_bytes(cx, num_bytes, partial)).await
     }
 
     /// Fills `dst` (Tornado's `read_into`): buffered bytes first, then straight from the
@@ -670,21 +580,8 @@ impl IoStream {
     /// # Ok(()) }
     /// ```
     pub async fn read_into(&mut self, dst: &mut [u8], partial: bool) -> Result<usize> {
-        if dst.is_empty() {
-            return Ok(0);
-        }
-        let mut filled = self.buf.take_into(dst);
-        while filled < dst.len() && !(partial && filled > 0) {
-            let res = poll_fn(|cx| self.poll_read_direct(cx, &mut dst[filled..])).await;
-            match res {
-                Ok(n) => filled += n,
-                Err(e) => {
-                    self.buf.unread(&dst[..filled]);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(filled)
+        let mut filled = None;
+        poll_fn(|cx| self.poll_read_into(cx, dst, partial, &mut filled)).await
     }
 
     /// Reads everything until the peer closes (Tornado's `read_until_close`).
@@ -715,19 +612,7 @@ impl IoStream {
     /// # Ok(()) }
     /// ```
     pub async fn read_until_close(&mut self) -> Result<Vec<u8>> {
-        loop {
-            match self.fill().await {
-                Ok(_) => continue,
-                Err(e)
-                    if e.kind() == ErrorKind::StreamClosed
-                        && e.io_error().is_none_or(is_reset_class) =>
-                {
-                    let n = self.buf.len();
-                    return Ok(self.buf.take(n));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        poll_fn(|cx| self.poll_read_until_close(cx)).await
     }
 
     /// Writes all of `data`; resolves once every byte has been handed to the kernel (for
@@ -756,35 +641,8 @@ impl IoStream {
     /// # Ok(()) }
     /// ```
     pub async fn write(&mut self, data: &[u8]) -> Result<()> {
-        if let Some(reason) = &self.closed {
-            return Err(closed_error(reason));
-        }
-        let res = async {
-            // `write_all`, with the idle clock stamped at every partial write: a large
-            // write to a slow reader is progress, not idleness.
-            let mut rest = data;
-            while !rest.is_empty() {
-                match poll_fn(|cx| Pin::new(&mut self.transport).poll_write(cx, rest)).await? {
-                    0 => return Err(io::Error::from(io::ErrorKind::WriteZero)),
-                    n => {
-                        self.touch();
-                        rest = &rest[n..];
-                    }
-                }
-            }
-            if self.transport.buffers_writes() {
-                self.transport.flush().await?;
-            }
-            Ok(())
-        }
-        .await;
-        match res {
-            Ok(()) => {
-                metrics::add(metrics::SENT, data.len() as u64);
-                Ok(())
-            }
-            Err(e) => Err(self.fail(e)),
-        }
+        let mut written = 0;
+        poll_fn(|cx| self.poll_write_all(cx, data, &mut written)).await
     }
 
     /// Closes the stream now: the socket is released, pending reads and writes are over.
@@ -864,11 +722,7 @@ impl IoStream {
     /// # }
     /// ```
     pub async fn peer_closed(&mut self) -> Error {
-        loop {
-            if let Err(err) = self.fill().await {
-                return err;
-            }
-        }
+        poll_fn(|cx| self.poll_peer_closed(cx)).await
     }
 
     /// Sets `TCP_NODELAY`; a no-op on Unix-domain and closed streams.
@@ -952,12 +806,227 @@ impl IoStream {
 
     // ----- internals -----
 
-    /// Reads one chunk into the buffer; returns the byte count. Fails, leaving the buffer
-    /// as it is, once the stream can deliver nothing more.
-    async fn fill(&mut self) -> Result<usize> {
-        poll_fn(|cx| self.poll_fill(cx)).await
+    /// [`read_until`](Self::read_until) as a poll function: `scanned` (0 at first) carries
+    /// what was searched already from one call to the next.
+    pub(crate) fn poll_read_until(
+        &mut self,
+        cx: &mut Context<'_>,
+        delimiter: &[u8],
+        max_bytes: Option<usize>,
+        scanned: &mut usize,
+    ) -> Poll<Result<Vec<u8>>> {
+        // Everything before `scanned` is known not to start a match, except possibly its
+        // last `delimiter.len() - 1` bytes. (No searcher is kept across polls: it would
+        // sit in every idle connection's future.)
+        loop {
+            let data = self.buf.as_slice();
+            let from = scanned.saturating_sub(delimiter.len().saturating_sub(1));
+            let window = &data[from..];
+            // An empty window holds no non-empty delimiter: skip the searcher's set-up on
+            // the common first pass over an empty buffer.
+            let found = if window.is_empty() && !delimiter.is_empty() {
+                None
+            } else {
+                find_delimiter(window, delimiter)
+            };
+            if let Some(at) = found {
+                let end = from + at + delimiter.len();
+                if let Some(max) = max_bytes.filter(|&max| end > max) {
+                    return Poll::Ready(Err(
+                        self.unsatisfiable(&DelimiterName::Bytes(delimiter), max)
+                    ));
+                }
+                return Poll::Ready(Ok(self.buf.take(end)));
+            }
+            *scanned = data.len();
+            if let Some(max) = max_bytes.filter(|&max| *scanned > max) {
+                return Poll::Ready(Err(
+                    self.unsatisfiable(&DelimiterName::Bytes(delimiter), max)
+                ));
+            }
+            ready!(self.poll_fill(cx))?;
+        }
     }
 
+    /// [`read_until_regex`](Self::read_until_regex) as a poll function; `search` carries
+    /// what was searched already from one call to the next.
+    #[cfg(feature = "regex")]
+    pub(crate) fn poll_read_until_regex(
+        &mut self,
+        cx: &mut Context<'_>,
+        regex: &Regex,
+        max_bytes: Option<usize>,
+        search: &mut RegexSearch,
+    ) -> Poll<Result<Vec<u8>>> {
+        loop {
+            let len = self.buf.len();
+            let over_limit = max_bytes.is_some_and(|max| len > max);
+            let due = match search.searched_len {
+                None => true,
+                Some(prev) if prev == len => false,
+                Some(prev) => {
+                    let bound = *search
+                        .max_match_len
+                        .get_or_insert_with(|| max_match_len_of(regex));
+                    bound.is_some()
+                        || len >= prev.saturating_mul(2)
+                        || search.last_fill_short
+                        || over_limit
+                }
+            };
+            if due {
+                // A new match ends near or after the previous search's end, so it starts at
+                // most `bound` bytes (plus a look-ahead character) before it; unbounded
+                // patterns rescan from the start.
+                let from = match (search.searched_len, search.max_match_len) {
+                    (Some(prev), Some(Some(bound))) => prev.saturating_sub(bound + 4),
+                    _ => 0,
+                };
+                if let Some(m) = regex.find_at(self.buf.as_slice(), from) {
+                    let end = m.end();
+                    if let Some(max) = max_bytes.filter(|&max| end > max) {
+                        return Poll::Ready(Err(
+                            self.unsatisfiable(&DelimiterName::Regex(regex), max)
+                        ));
+                    }
+                    return Poll::Ready(Ok(self.buf.take(end)));
+                }
+                search.searched_len = Some(len);
+            }
+            if let Some(max) = max_bytes.filter(|_| over_limit) {
+                return Poll::Ready(Err(self.unsatisfiable(&DelimiterName::Regex(regex), max)));
+            }
+            match ready!(self.poll_fill(cx)) {
+                Ok(n) => search.last_fill_short = n < self.options.get_read_chunk_size(),
+                Err(e)
+                    if e.kind() == ErrorKind::StreamClosed
+                        && search.searched_len != Some(self.buf.len()) =>
+                {
+                    // Search what arrived before the close once more.
+                    if let Some(m) = regex.find(self.buf.as_slice())
+                        && max_bytes.is_none_or(|max| m.end() <= max)
+                    {
+                        return Poll::Ready(Ok(self.buf.take(m.end())));
+                    }
+                    return Poll::Ready(Err(e));
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// [`read_bytes`](Self::read_bytes) as a poll function.
+    pub(crate) fn poll_read_bytes(
+        &mut self,
+        cx: &mut Context<'_>,
+        num_bytes: usize,
+        partial: bool,
+    ) -> Poll<Result<Vec<u8>>> {
+        if num_bytes == 0 {
+            return Poll::Ready(Ok(Vec::new()));
+        }
+        if !partial && num_bytes > self.options.max_buffer_size {
+            return Poll::Ready(Err(self.buffer_full()));
+        }
+        loop {
+            let have = self.buf.len();
+            if have >= num_bytes || (partial && have > 0) {
+                return Poll::Ready(Ok(self.buf.take(have.min(num_bytes))));
+            }
+            ready!(self.poll_fill(cx))?;
+        }
+    }
+
+    /// [`read_into`](Self::read_into) as a poll function; `filled` (`None` at first)
+    /// carries how much of `dst` is filled from one call to the next.
+    pub(crate) fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        dst: &mut [u8],
+        partial: bool,
+        filled: &mut Option<usize>,
+    ) -> Poll<Result<usize>> {
+        if dst.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let filled = filled.get_or_insert_with(|| self.buf.take_into(dst));
+        while *filled < dst.len() && !(partial && *filled > 0) {
+            match ready!(self.poll_read_direct(cx, &mut dst[*filled..])) {
+                Ok(n) => *filled += n,
+                Err(e) => {
+                    self.buf.unread(&dst[..*filled]);
+                    *filled = 0;
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+        Poll::Ready(Ok(*filled))
+    }
+
+    /// [`read_until_close`](Self::read_until_close) as a poll function.
+    pub(crate) fn poll_read_until_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<u8>>> {
+        loop {
+            match ready!(self.poll_fill(cx)) {
+                Ok(_) => continue,
+                Err(e)
+                    if e.kind() == ErrorKind::StreamClosed
+                        && e.io_error().is_none_or(is_reset_class) =>
+                {
+                    let n = self.buf.len();
+                    return Poll::Ready(Ok(self.buf.take(n)));
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// [`write`](Self::write) as a poll function; `written` (0 at first) carries how much
+    /// of `data` went out from one call to the next (`data.len() + 1` once it is flushed
+    /// too: a TLS stream flushes its records last).
+    pub(crate) fn poll_write_all(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        written: &mut usize,
+    ) -> Poll<Result<()>> {
+        if let Some(reason) = &self.closed {
+            return Poll::Ready(Err(closed_error(reason)));
+        }
+        // `write_all`, with the idle clock stamped at every partial write: a large write to
+        // a slow reader is progress, not idleness.
+        while *written < data.len() {
+            match ready!(Pin::new(&mut self.transport).poll_write(cx, &data[*written..])) {
+                Ok(0) => {
+                    let e = io::Error::from(io::ErrorKind::WriteZero);
+                    return Poll::Ready(Err(self.fail(e)));
+                }
+                Ok(n) => {
+                    self.touch();
+                    *written += n;
+                }
+                Err(e) => return Poll::Ready(Err(self.fail(e))),
+            }
+        }
+        if self.transport.buffers_writes()
+            && let Err(e) = ready!(Pin::new(&mut self.transport).poll_flush(cx))
+        {
+            return Poll::Ready(Err(self.fail(e)));
+        }
+        metrics::add(metrics::SENT, data.len() as u64);
+        Poll::Ready(Ok(()))
+    }
+
+    /// [`peer_closed`](Self::peer_closed) as a poll function.
+    pub(crate) fn poll_peer_closed(&mut self, cx: &mut Context<'_>) -> Poll<Error> {
+        loop {
+            if let Err(err) = ready!(self.poll_fill(cx)) {
+                return Poll::Ready(err);
+            }
+        }
+    }
+
+    /// Reads one chunk into the buffer; returns the byte count. Fails, leaving the buffer
+    /// as it is, once the stream can deliver nothing more.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize>> {
         if let Some(err) = self.read_closed_error() {
             return Poll::Ready(Err(err));
@@ -1085,6 +1154,15 @@ fn find_delimiter(haystack: &[u8], delimiter: &[u8]) -> Option<usize> {
         [byte] => memchr::memchr(*byte, haystack),
         _ => memchr::memmem::find(haystack, delimiter),
     }
+}
+
+/// What a regex read searched already (see `poll_read_until_regex`).
+#[cfg(feature = "regex")]
+#[derive(Debug, Default)]
+pub(crate) struct RegexSearch {
+    searched_len: Option<usize>,
+    max_match_len: Option<Option<usize>>,
+    last_fill_short: bool,
 }
 
 /// How an unsatisfiable read names its delimiter in logs and errors.
