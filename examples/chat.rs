@@ -55,25 +55,41 @@ async fn serve_member(
     inbox: &mut broadcast::Receiver<Message>,
 ) -> tcpserver::Result<()> {
     let shutdown = stream.shutdown_signal();
-    loop {
-        tokio::select! {
-            line = stream.read_until(b"\n", Some(4096)) => {
-                let line = line?;
-                let text = String::from_utf8_lossy(&line);
-                announce(me, format!("user{me}: {}", text.trim_end_matches(['\r', '\n']).to_owned() + "\n"));
-            }
-            message = inbox.recv() => match message {
-                Ok(m) if m.from == me => {}
-                Ok(m) => stream.write(m.text.as_bytes()).await?,
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    stream.write(format!("* you missed {n} messages\n").as_bytes()).await?;
+    // Reading and writing at once: a member whose client is slow to take the room's lines
+    // still gets its own lines read meanwhile.
+    let (mut reader, mut writer) = stream.split();
+    let speak = async {
+        loop {
+            let line = reader.read_until(b"\n", Some(4096)).await?;
+            let text = String::from_utf8_lossy(&line);
+            announce(
+                me,
+                format!("user{me}: {}\n", text.trim_end_matches(['\r', '\n'])),
+            );
+        }
+    };
+    let listen = async {
+        loop {
+            tokio::select! {
+                message = inbox.recv() => match message {
+                    Ok(m) if m.from == me => {}
+                    Ok(m) => writer.write(m.text.as_bytes()).await?,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        writer.write(format!("* you missed {n} messages\n").as_bytes()).await?;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+                () = shutdown.requested() => {
+                    return writer.write(b"* the server is shutting down\n").await;
                 }
-                Err(broadcast::error::RecvError::Closed) => return Ok(()),
-            },
-            () = shutdown.requested() => {
-                return stream.write(b"* the server is shutting down\n").await;
             }
         }
+    };
+    // Whichever ends first (the client left or sent garbage; the room closed; the server
+    // is shutting down) ends the session.
+    tokio::select! {
+        ended = speak => ended,
+        ended = listen => ended,
     }
 }
 

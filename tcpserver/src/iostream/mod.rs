@@ -25,6 +25,7 @@ pub(crate) mod idle;
 pub(crate) mod latch;
 mod shutdown;
 mod socket;
+mod split;
 mod transport;
 
 use std::cell::RefCell;
@@ -53,6 +54,7 @@ use idle::Activity;
 use latch::Latch;
 pub use shutdown::{Requested, ShutdownSignal};
 pub use socket::{Socket, TcpKeepalive};
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub(crate) use transport::Transport;
 
 /// Tornado's default `max_buffer_size`: 100 MiB.
