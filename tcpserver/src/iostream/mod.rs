@@ -26,6 +26,8 @@ pub(crate) mod latch;
 mod shutdown;
 mod socket;
 mod split;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 
 use std::cell::RefCell;

@@ -28,6 +28,10 @@ pub enum Socket {
     /// TLS over a Unix-domain connection, handshake complete.
     #[cfg(feature = "tls")]
     TlsUnix(Box<TlsStream<UnixStream>>),
+    /// The client side of TLS over TCP
+    /// ([`IoStream::connect_tls`](crate::IoStream::connect_tls)), handshake complete.
+    #[cfg(feature = "tls")]
+    TlsClient(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 impl IoStream {
@@ -140,6 +144,8 @@ impl IoStream {
             Transport::Tls(s) => Socket::Tls(s),
             #[cfg(feature = "tls")]
             Transport::TlsUnix(s) => Socket::TlsUnix(s),
+            #[cfg(feature = "tls")]
+            Transport::TlsClient(s) => Socket::TlsClient(s),
             Transport::Closed => return Err(Error::closed(None)),
         };
         Ok((socket, buffered))

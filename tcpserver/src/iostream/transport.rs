@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 #[cfg(feature = "tls")]
-use tokio_rustls::server::TlsStream;
+use tokio_rustls::{client, server::TlsStream};
 
 /// The connection an `IoStream` reads from and writes to.
 #[derive(Debug)]
@@ -23,6 +23,9 @@ pub(crate) enum Transport {
     /// TLS over a Unix-domain socket, handshake complete.
     #[cfg(feature = "tls")]
     TlsUnix(Box<TlsStream<UnixStream>>),
+    /// The client side of TLS over TCP, handshake complete.
+    #[cfg(feature = "tls")]
+    TlsClient(Box<client::TlsStream<TcpStream>>),
     /// Closed locally: the socket has been dropped.
     Closed,
 }
@@ -36,6 +39,8 @@ macro_rules! dispatch {
             Transport::Tls($io) => $call,
             #[cfg(feature = "tls")]
             Transport::TlsUnix($io) => $call,
+            #[cfg(feature = "tls")]
+            Transport::TlsClient($io) => $call,
             Transport::Closed => $closed,
         }
     };
@@ -51,7 +56,7 @@ impl Transport {
     pub(crate) fn buffers_writes(&self) -> bool {
         match self {
             #[cfg(feature = "tls")]
-            Transport::Tls(_) | Transport::TlsUnix(_) => true,
+            Transport::Tls(_) | Transport::TlsUnix(_) | Transport::TlsClient(_) => true,
             _ => false,
         }
     }
@@ -62,6 +67,8 @@ impl Transport {
             Transport::Tcp(s) => Some(s),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Some(s.get_ref().0),
+            #[cfg(feature = "tls")]
+            Transport::TlsClient(s) => Some(s.get_ref().0),
             _ => None,
         }
     }
@@ -93,6 +100,12 @@ impl Transport {
                 conn.send_close_notify();
                 write_pending(conn, |buf| unix.try_write(buf));
             }
+            #[cfg(feature = "tls")]
+            Transport::TlsClient(s) => {
+                let (tcp, conn) = s.get_mut();
+                conn.send_close_notify();
+                write_pending(conn, |buf| tcp.try_write(buf));
+            }
             Transport::Tcp(_) | Transport::Unix(_) | Transport::Closed => {}
         }
     }
@@ -100,8 +113,8 @@ impl Transport {
 
 /// Hands rustls's pending records to `try_write` until it would block or fails.
 #[cfg(feature = "tls")]
-fn write_pending(
-    conn: &mut rustls::ServerConnection,
+fn write_pending<Data>(
+    conn: &mut rustls::ConnectionCommon<Data>,
     try_write: impl FnMut(&[u8]) -> io::Result<usize>,
 ) {
     /// `io::Write` over a non-blocking `try_write`.

@@ -977,7 +977,7 @@ async fn tls_handshake(
             let (tls, info) = tls.accept(unix, early, peer).await?;
             Some((Transport::TlsUnix(Box::new(tls)), info))
         }
-        Transport::Tls(_) | Transport::TlsUnix(_) | Transport::Closed => {
+        Transport::Tls(_) | Transport::TlsUnix(_) | Transport::TlsClient(_) | Transport::Closed => {
             unreachable!("a connection fresh from accept is a plain socket")
         }
     }

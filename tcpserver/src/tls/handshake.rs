@@ -97,24 +97,52 @@ impl Handshaker {
             Some(slots) => Some(slots.acquire().await.map_err(io::Error::other)?),
             None => None,
         };
-        let acceptor = TlsAcceptor::from(self.config.server_config());
-        let tls = if early.is_empty() {
-            acceptor.accept(io).await?
-        } else {
-            // Fed and processed before the handshake loop starts, which otherwise would
-            // wait on the socket for a ClientHello that already arrived.
-            acceptor
-                .accept_with(io, |conn| {
-                    let mut early = early;
-                    while !early.is_empty() && conn.read_tls(&mut early).is_ok_and(|n| n > 0) {}
-                    // An error stays in the connection and ends the handshake below.
-                    let _ = conn.process_new_packets();
-                })
-                .await?
-        };
-        let info = TlsInfo::from_connection(tls.get_ref().1);
-        Ok((tls, info))
+        server_handshake(&self.config, io, early).await
     }
+}
+
+/// The server side of a handshake over `io`, with no deadline or cap (the caller's), where
+/// `early` holds bytes of the handshake already read from `io`: after a PROXY header, or
+/// behind a STARTTLS command.
+pub(crate) async fn server_handshake<IO: AsyncRead + AsyncWrite + Unpin>(
+    config: &TlsConfig,
+    io: IO,
+    early: &[u8],
+) -> io::Result<(TlsStream<IO>, TlsInfo)> {
+    let acceptor = TlsAcceptor::from(config.server_config());
+    let tls = if early.is_empty() {
+        acceptor.accept(io).await?
+    } else {
+        // Fed and processed before the handshake loop starts, which otherwise would wait
+        // on the socket for a ClientHello that already arrived.
+        let mut failed = None;
+        let accept = acceptor.accept_with(io, |conn| {
+            let mut early = early;
+            while !early.is_empty() {
+                match conn.read_tls(&mut early) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                if let Err(e) = conn.process_new_packets() {
+                    failed = Some(io::Error::new(io::ErrorKind::InvalidData, e));
+                    break;
+                }
+            }
+        });
+        // Bytes that are not TLS: the handshake would wait for more from a client that
+        // is done talking. Fail now.
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        accept.await?
+    };
+    let (_, conn) = tls.get_ref();
+    let info = TlsInfo::from_state(conn, conn.server_name());
+    Ok((tls, info))
 }
 
 /// A socket a handshake can run over: it can wait for the client's first bytes without

@@ -4,8 +4,7 @@
 #![forbid(unsafe_code)]
 
 use rustls::pki_types::CertificateDer;
-use rustls::server::ServerConnection;
-use rustls::{CipherSuite, ProtocolVersion};
+use rustls::{CipherSuite, CommonState, ProtocolVersion};
 
 /// The outcome of a TLS handshake: peer certificates, ALPN protocol, SNI name, TLS version
 /// and cipher suite (what Tornado's `SSLIOStream` exposes through `getpeercert()`,
@@ -42,15 +41,16 @@ pub struct TlsInfo {
 }
 
 impl TlsInfo {
-    /// Reads the negotiated parameters of a connection whose handshake is complete.
-    pub(crate) fn from_connection(conn: &ServerConnection) -> Self {
+    /// Reads the negotiated parameters of a connection whose handshake is complete; a
+    /// server passes the name the client asked for, a client the name it checked.
+    pub(crate) fn from_state(conn: &CommonState, server_name: Option<&str>) -> Self {
         TlsInfo {
             peer_certificates: conn
                 .peer_certificates()
                 .map(<[_]>::to_vec)
                 .unwrap_or_default(),
             alpn_protocol: conn.alpn_protocol().map(<[u8]>::to_vec),
-            server_name: conn.server_name().map(Into::into),
+            server_name: server_name.map(Into::into),
             protocol_version: conn
                 .protocol_version()
                 .unwrap_or(ProtocolVersion::Unknown(0)),
@@ -60,10 +60,12 @@ impl TlsInfo {
         }
     }
 
-    /// The client's certificate chain, its own certificate first; empty when the client
-    /// sent none (client certificates not requested, or optional and not given). When
-    /// client certificates are requested, the chain has been verified against the
-    /// configured CA file before the handler runs.
+    /// The peer's certificate chain, its own certificate first. On a server's stream, the
+    /// client's: empty when the client sent none (client certificates not requested, or
+    /// optional and not given); when client certificates are requested, the chain has been
+    /// verified against the configured CA file before the handler runs. On a client's
+    /// stream ([`IoStream::connect_tls`](crate::IoStream::connect_tls)), the server's,
+    /// verified against the client's roots.
     pub fn peer_certificates(&self) -> &[CertificateDer<'static>] {
         &self.peer_certificates
     }
@@ -80,7 +82,8 @@ impl TlsInfo {
     }
 
     /// The host name the client asked for (SNI), lower-cased; `None` if it sent none
-    /// (clients connecting to an IP address do not).
+    /// (clients connecting to an IP address do not). On a client's stream, the name the
+    /// server's certificate was checked against.
     pub fn server_name(&self) -> Option<&str> {
         self.server_name.as_deref()
     }
