@@ -16,7 +16,9 @@
 //! Beyond Tornado: an idle stream holds no read buffer at all (reads land in a per-thread
 //! scratch buffer first); reads are cancel-safe (a read dropped in a `select!` loses no
 //! data), except a `read_into` that must fill its whole buffer (see [`IoStream`]); after
-//! the peer shuts down its sending side, writes still go out (TCP half-close).
+//! the peer shuts down its sending side, writes still go out (TCP half-close); on TLS, a
+//! peer that closes without a `close_notify` alert ends the stream as a clean close does,
+//! as in Tornado.
 #![forbid(unsafe_code)]
 
 mod buffer;
@@ -1068,6 +1070,10 @@ impl IoStream {
                     Ok(n)
                 }
             }
+            Err(e) if self.is_ragged_eof(&e) => {
+                self.set_read_eof();
+                Err(Error::closed(None))
+            }
             Err(e) => Err(self.fail(e)),
         })
     }
@@ -1088,6 +1094,10 @@ impl IoStream {
                     metrics::add(metrics::RECEIVED, rb.filled().len() as u64);
                     self.touch();
                     Ok(rb.filled().len())
+                }
+                Err(e) if self.is_ragged_eof(&e) => {
+                    self.set_read_eof();
+                    Err(Error::closed(None))
                 }
                 Err(e) => Err(self.fail(e)),
             },
@@ -1229,6 +1239,10 @@ impl AsyncRead for IoStream {
                 this.touch();
                 Poll::Ready(Ok(()))
             }
+            Err(e) if this.is_ragged_eof(&e) => {
+                this.set_read_eof();
+                Poll::Ready(Ok(()))
+            }
             Err(e) => {
                 let kind = e.kind();
                 let err = this.fail(e);
@@ -1315,6 +1329,14 @@ impl IoStream {
         }
         self.transport = Transport::Closed;
         self.fire_close_signal();
+    }
+
+    /// A TLS peer that closed its socket without a `close_notify` alert: an end of stream,
+    /// as in Tornado (Python's `ssl` suppresses such "ragged EOFs"), not an error. Many
+    /// clients close that way; a protocol that must tell a truncated message from a whole
+    /// one frames its messages (as HTTP does).
+    fn is_ragged_eof(&self, err: &io::Error) -> bool {
+        err.kind() == io::ErrorKind::UnexpectedEof && self.transport.buffers_writes()
     }
 
     /// Records that the peer shut down its sending side, which fires the close signal.
