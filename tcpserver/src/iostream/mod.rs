@@ -467,8 +467,16 @@ impl IoStream {
         delimiter: &[u8],
         max_bytes: Option<usize>,
     ) -> Result<Vec<u8>> {
+        // Not `poll_fn` over `poll_read_until`: awaiting inside the loop resumes in the
+        // fill, and skips a function call and a search set-up per wake-up (2,090 against
+        // 2,016 user-space instructions per echo round trip, callgrind).
         let mut scanned = 0;
-        poll_fn(|cx| self.poll_read_until(cx, delimiter, max_bytes, &mut scanned)).await
+        loop {
+            if let Some(done) = self.search_delimiter(delimiter, max_bytes, &mut scanned) {
+                return done;
+            }
+            poll_fn(|cx| self.poll_fill(cx)).await?;
+        }
     }
 
     #[cfg(feature = "regex")]
@@ -821,37 +829,53 @@ impl IoStream {
         max_bytes: Option<usize>,
         scanned: &mut usize,
     ) -> Poll<Result<Vec<u8>>> {
-        // Everything before `scanned` is known not to start a match, except possibly its
-        // last `delimiter.len() - 1` bytes. (No searcher is kept across polls: it would
-        // sit in every idle connection's future.)
         loop {
-            let data = self.buf.as_slice();
-            let from = scanned.saturating_sub(delimiter.len().saturating_sub(1));
-            let window = &data[from..];
-            // An empty window holds no non-empty delimiter: skip the searcher's set-up on
-            // the common first pass over an empty buffer.
-            let found = if window.is_empty() && !delimiter.is_empty() {
-                None
-            } else {
-                find_delimiter(window, delimiter)
-            };
-            if let Some(at) = found {
-                let end = from + at + delimiter.len();
-                if let Some(max) = max_bytes.filter(|&max| end > max) {
-                    return Poll::Ready(Err(
-                        self.unsatisfiable(&DelimiterName::Bytes(delimiter), max)
-                    ));
-                }
-                return Poll::Ready(Ok(self.buf.take(end)));
-            }
-            *scanned = data.len();
-            if let Some(max) = max_bytes.filter(|&max| *scanned > max) {
-                return Poll::Ready(Err(
-                    self.unsatisfiable(&DelimiterName::Bytes(delimiter), max)
-                ));
+            if let Some(done) = self.search_delimiter(delimiter, max_bytes, scanned) {
+                return Poll::Ready(done);
             }
             ready!(self.poll_fill(cx))?;
         }
+    }
+
+    /// One search of the buffer for `delimiter`: the line (or the error of a line over
+    /// `max_bytes`) if it decides the read, `None` if more data is needed. `scanned`
+    /// carries what was searched already.
+    #[inline]
+    fn search_delimiter(
+        &mut self,
+        delimiter: &[u8],
+        max_bytes: Option<usize>,
+        scanned: &mut usize,
+    ) -> Option<Result<Vec<u8>>> {
+        // Everything before `scanned` is known not to start a match, except possibly its
+        // last `delimiter.len() - 1` bytes. (No searcher is kept between searches: it
+        // would sit in every idle connection's future.)
+        let data = self.buf.as_slice();
+        let from = scanned.saturating_sub(delimiter.len().saturating_sub(1));
+        let window = &data[from..];
+        // An empty window holds no non-empty delimiter: skip the searcher's set-up on the
+        // common first pass over an empty buffer.
+        let found = if window.is_empty() && !delimiter.is_empty() {
+            None
+        } else {
+            find_delimiter(window, delimiter)
+        };
+        if let Some(at) = found {
+            let end = from + at + delimiter.len();
+            if let Some(max) = max_bytes.filter(|&max| end > max) {
+                return Some(Err(
+                    self.unsatisfiable(&DelimiterName::Bytes(delimiter), max)
+                ));
+            }
+            return Some(Ok(self.buf.take(end)));
+        }
+        *scanned = data.len();
+        if let Some(max) = max_bytes.filter(|&max| *scanned > max) {
+            return Some(Err(
+                self.unsatisfiable(&DelimiterName::Bytes(delimiter), max)
+            ));
+        }
+        None
     }
 
     /// [`read_until_regex`](Self::read_until_regex) as a poll function; `search` carries

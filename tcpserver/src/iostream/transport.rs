@@ -140,6 +140,7 @@ fn write_pending<Data>(
 }
 
 impl AsyncRead for Transport {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -151,6 +152,7 @@ impl AsyncRead for Transport {
 }
 
 impl AsyncWrite for Transport {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
