@@ -299,6 +299,87 @@ async fn body_timeout_closes_without_a_response() {
     );
 }
 
+/// A delegate that takes its time: `?head_ms=N` in `headers_received`, `?piece_ms=N` in
+/// each `data_received`; answers with the body's length.
+struct Slow;
+
+#[derive(Default)]
+struct SlowRequest {
+    piece: Duration,
+    len: usize,
+}
+
+impl HttpServerConnectionDelegate for Slow {
+    type Message = SlowRequest;
+
+    fn start_request(&self, _context: &RequestContext) -> SlowRequest {
+        SlowRequest::default()
+    }
+}
+
+impl HttpMessageDelegate for SlowRequest {
+    type Body = String;
+
+    async fn headers_received(
+        &mut self,
+        head: &http::request::Parts,
+        _limits: &mut BodyLimits,
+    ) -> Option<Response<String>> {
+        for pair in head.uri.query().unwrap_or("").split('&') {
+            let ms = |v: &str| Duration::from_millis(v.parse().unwrap());
+            match pair.split_once('=') {
+                Some(("head_ms", v)) => tokio::time::sleep(ms(v)).await,
+                Some(("piece_ms", v)) => self.piece = ms(v),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    async fn data_received(&mut self, chunk: Bytes) {
+        self.len += chunk.len();
+        tokio::time::sleep(self.piece).await;
+    }
+
+    async fn finish(self) -> Response<String> {
+        Response::new(self.len.to_string())
+    }
+}
+
+/// Tornado starts `body_timeout` when the body is read: the time a handler takes before
+/// (in `headers_received`) does not count, and a body that has arrived is read whole even
+/// when the handler is slow between its pieces.
+#[tokio::test]
+async fn body_timeout_counts_from_the_first_read_and_spares_a_body_that_arrived() {
+    let options = HttpOptions::new()
+        .body_timeout(Duration::from_millis(300))
+        .chunk_size(4096);
+    let (_server, addr) = serve(options, Delegate(Slow));
+    let body = [b'a'; 10000];
+    // 600 ms in `headers_received`; the body came with the head.
+    let r = request(addr, &post("/?head_ms=600", "", &body)).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "10000"));
+    // Three pieces of 4 KiB at 250 ms each: 750 ms, the body there from the start.
+    let r = request(addr, &post("/?piece_ms=250", "", &body)).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "10000"));
+    // More than hyper reads at once (64 KiB): the rest is read from the socket past the
+    // deadline, without waiting.
+    let large = vec![b'a'; 250_000];
+    let r = request(addr, &post("/?piece_ms=10", "", &large)).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "250000"));
+    // A body that stops arriving still times out, counted from the first read.
+    let mut conn = RawConn::connect(addr).await;
+    conn.send(b"POST /?head_ms=400 HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        .await;
+    let start = Instant::now();
+    assert!(conn.closed_within(Duration::from_secs(10)).await);
+    assert!(
+        start.elapsed() >= Duration::from_millis(650),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn idle_connections_close_after_the_idle_timeout() {
     let timeout = Duration::from_millis(300);
