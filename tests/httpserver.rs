@@ -598,6 +598,61 @@ async fn xheaders_set_the_address_and_scheme_per_request() {
     }
 }
 
+/// Repeated header lines read as one comma-separated list, as Tornado's `HTTPHeaders`
+/// joins them: the scheme is the last item of the last line, and the address comes from
+/// the right of all the `X-Forwarded-For` lines.
+#[tokio::test]
+async fn repeated_xheader_lines_read_as_one_list() {
+    let options = HttpOptions::new()
+        .xheaders(true)
+        .trusted_downstream(["5.5.5.5".parse().unwrap()]);
+    let (_server, addr) = serve(options, app);
+    let mut conn = RawConn::connect(addr).await;
+    for (headers, expected) in [
+        ("X-Scheme: http\r\nX-Scheme: https\r\n", "https"),
+        ("X-Scheme: https\r\nX-Scheme: http\r\n", "http"),
+        (
+            "X-Forwarded-Proto: http\r\nX-Forwarded-Proto: https\r\n",
+            "https",
+        ),
+        (
+            "X-Forwarded-Proto: https, http\r\nX-Forwarded-Proto: https\r\n",
+            "https",
+        ),
+        // `https,unknown`: the last item is not a scheme.
+        ("X-Scheme: https\r\nX-Scheme: unknown\r\n", "http"),
+        // X-Scheme wins over X-Forwarded-Proto, however many lines each has.
+        (
+            "X-Forwarded-Proto: https\r\nX-Scheme: http\r\nX-Scheme: http\r\n",
+            "http",
+        ),
+    ] {
+        assert_eq!(
+            get_text(&mut conn, "/proto", headers).await,
+            expected,
+            "{headers}"
+        );
+    }
+    for (headers, expected) in [
+        (
+            "X-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2, 5.5.5.5\r\n",
+            "2.2.2.2",
+        ),
+        (
+            "X-Forwarded-For: 1.1.1.1, 5.5.5.5\r\nX-Forwarded-For: 5.5.5.5\r\n",
+            "1.1.1.1",
+        ),
+        // `3.3.3.3,4.4.4.4` is no address.
+        ("X-Real-IP: 3.3.3.3\r\nX-Real-IP: 4.4.4.4\r\n", "127.0.0.1"),
+    ] {
+        assert_eq!(
+            get_text(&mut conn, "/ip", headers).await,
+            expected,
+            "{headers}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn without_xheaders_the_headers_are_ignored() {
     let (_server, addr) = serve(HttpOptions::new(), app);
