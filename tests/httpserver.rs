@@ -896,6 +896,110 @@ async fn handler_errors_are_500_and_panics_close_only_their_connection() {
     assert_eq!(request(addr, GET).await.text(), "Hello world");
 }
 
+/// A response body in pieces that does not tell its length, as a stream does not.
+struct Pieces(std::collections::VecDeque<Bytes>);
+
+impl hyper::body::Body for Pieces {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|p| Ok(hyper::body::Frame::data(p))))
+    }
+}
+
+/// Answers `?declared=V&body=a,b` with `Content-Length: V` and the body `ab`, whole
+/// (`String`) or, with `&stream`, in pieces of unknown length.
+async fn declared(request: Request<Body>) -> Response<http_body_util::Either<String, Pieces>> {
+    let (mut value, mut pieces, mut stream) = ("", Vec::new(), false);
+    for pair in request.uri().query().unwrap_or("").split('&') {
+        match pair.split_once('=') {
+            Some(("declared", v)) => value = v,
+            Some(("body", v)) => pieces = v.split(',').collect(),
+            _ => stream |= pair == "stream",
+        }
+    }
+    let body = if stream {
+        let pieces = pieces.iter().map(|p| Bytes::from(p.to_string()));
+        http_body_util::Either::Right(Pieces(pieces.collect()))
+    } else {
+        http_body_util::Either::Left(pieces.concat())
+    };
+    let mut response = Response::new(body);
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_LENGTH, value.parse().unwrap());
+    response
+}
+
+/// Tornado's `test_invalid_output_content_length` and web_test's `IncorrectContentLength`:
+/// a handler's `Content-Length` that is not a number, or that its body does not match, is
+/// a handler error: logged, and the connection is closed rather than a response sent
+/// whose framing lies. A body whose length is known is refused before anything is sent;
+/// a stream at the piece that would go past the length, or at an end short of it (what it
+/// sent stays sent).
+#[tokio::test]
+async fn a_response_content_length_that_lies_closes_the_connection() {
+    let logs = LogCapture::start();
+    let (_server, addr) = serve(HttpOptions::new(), declared);
+    let get = |query: &str| format!("GET /?{query} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes();
+    for query in ["declared=5&body=hello", "declared=5&body=he,llo&stream"] {
+        let r = request(addr, &get(query)).await;
+        assert_eq!((r.status, r.text().as_str()), (200, "hello"), "{query}");
+    }
+    for query in [
+        "declared=10&body=hello",
+        "declared=2&body=hello",
+        "declared=foo&body=hello",
+        "declared=%2B5&body=hello",
+        "declared=1_0&body=hello",
+    ] {
+        let raw = get(&query.replace("%2B", "+"));
+        assert_eq!(exchange(addr, &raw).await, "", "{query}");
+    }
+    // A stream: the client never gets a response it can take for complete.
+    for query in [
+        "declared=10&body=he,llo&stream",
+        "declared=2&body=hello&stream",
+    ] {
+        let mut conn = RawConn::connect(addr).await;
+        conn.send(&get(query)).await;
+        assert!(conn.response().await.is_none(), "{query}");
+    }
+    // A stream that reaches its length has sent a whole response: it is read no further.
+    let mut conn = RawConn::connect(addr).await;
+    conn.send(&get("declared=2&body=he,llo&stream")).await;
+    assert_eq!(conn.response().await.unwrap().text(), "he");
+    // A response to HEAD has no body: its Content-Length describes the GET's.
+    let mut conn = RawConn::connect(addr).await;
+    conn.send(b"HEAD /?declared=10 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let head = String::from_utf8_lossy(
+        &within(async {
+            let mut buf = vec![0u8; 1024];
+            let n = tokio::io::AsyncReadExt::read(&mut conn.stream, &mut buf)
+                .await
+                .unwrap();
+            buf.truncate(n);
+            buf
+        })
+        .await,
+    )
+    .into_owned();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("content-length: 10\r\n"),
+        "{head}"
+    );
+    let errors = logs.lines_with("Content-Length");
+    assert_eq!(errors.len(), 7, "{errors:#?}");
+    assert!(errors.iter().all(|l| l.contains("ERROR")), "{errors:#?}");
+    assert_eq!(request(addr, &get("declared=2&body=ok")).await.text(), "ok");
+}
+
 #[tokio::test]
 async fn a_delegate_may_answer_early_and_raise_its_limit() {
     let delegate = ChunkSizes::default();

@@ -23,6 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::body::{BodyLimits, Failure, FailureSlot, Streaming};
 use super::handler::{BoxError, Handler};
 use super::idle::{IdleClock, ResponseBody};
+use super::length::{self, Counter, Declared};
 use super::{Body, HttpOptions, Protocol, RequestContext, xheaders};
 use crate::error::Chain;
 use crate::iostream::ShutdownSignal;
@@ -283,6 +284,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
         self.clock.request_started();
         let started = metrics::enabled().then(Instant::now);
         let (mut head, incoming) = request.into_parts();
+        let head_request = head.method == http::Method::HEAD;
         let options = &self.config.options;
         let context = if options.xheaders {
             xheaders::apply(&head.headers, self.context, &options.trusted_downstream)
@@ -324,6 +326,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
             clock: Some(self.clock.clone()),
             started,
             last: self.shutdown.is_requested(),
+            head_request,
         }
     }
 }
@@ -451,6 +454,8 @@ pin_project_lite::pin_project! {
             started: Option<Instant>,
             // The server was shutting down when the request came: the answer closes.
             last: bool,
+            // The request was `HEAD`: the response's `Content-Length` describes no body.
+            head_request: bool,
         },
         Ready {
             status: Option<StatusCode>,
@@ -463,6 +468,7 @@ pin_project_lite::pin_project! {
 impl<F, B> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, BoxError>>,
+    B: HttpBody,
 {
     type Output = Result<Response<ResponseBody<B>>, Abort>;
 
@@ -484,6 +490,7 @@ where
                 clock,
                 started,
                 last,
+                head_request,
             } => {
                 let result = ready!(inner.poll(cx));
                 let clock = clock.take().expect("polled after completion");
@@ -510,12 +517,23 @@ where
                 }
                 let response = match result {
                     Ok(mut response) => {
+                        let counter = match length::check(&response, *head_request) {
+                            Ok(Declared::Nothing) => None,
+                            Ok(Declared::Stream(declared)) => {
+                                Some(Counter::new(declared, *remote_ip))
+                            }
+                            Err(message) => {
+                                // Tornado's HTTPOutputError: closed, nothing sent.
+                                length::refused(*remote_ip, &message);
+                                return Poll::Ready(Err(Abort("invalid Content-Length")));
+                            }
+                        };
                         if *last {
                             response
                                 .headers_mut()
                                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
                         }
-                        response.map(|body| ResponseBody::handler(body, clock))
+                        response.map(|body| ResponseBody::handler(body, clock, counter))
                     }
                     Err(e) => {
                         tracing::error!("error in request handler for {remote_ip}: {}", Chain(&*e));
