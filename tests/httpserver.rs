@@ -1,7 +1,9 @@
 //! HttpServer over real sockets with a raw client: the black-box tests of Tornado's
-//! `tornado/test/httpserver_test.py` that apply (`HTTPServerRawTest`, `KeepAliveTest`,
-//! `XHeaderTest`, `ManualProtocolTest`, `GzipTest`, `StreamingChunkSizeTest`,
-//! `MaxHeaderSizeTest`, `IdleTimeoutTest`, `BodyLimitsTest`, `UnixSocketTestFile`), our
+//! `tornado/test/httpserver_test.py` that apply (`HTTPConnectionTest`, `HTTPServerTest`'s
+//! `test_double_slash`, `HTTPServerRawTest`, `KeepAliveTest`, `XHeaderTest`,
+//! `ManualProtocolTest`, `GzipTest`, `StreamingChunkSizeTest`,
+//! `InvalidOutputContentLengthTest`, `MaxHeaderSizeTest`, `IdleTimeoutTest`,
+//! `BodyLimitsTest`, `UnixSocketTestFile`, `UnixSocketTestAbstract`), our
 //! own answers where we differ on purpose (431, 413), and the bad-input guarantees: one
 //! connection's garbage never disturbs another.
 
@@ -911,8 +913,8 @@ impl hyper::body::Body for Pieces {
     }
 }
 
-/// Answers `?declared=V&body=a,b` with `Content-Length: V` and the body `ab`, whole
-/// (`String`) or, with `&stream`, in pieces of unknown length.
+/// Answers `?declared=V&body=a,b` with `Content-Length: V` (none without `declared`) and
+/// the body `ab`, whole (`String`) or, with `&stream`, in pieces of unknown length.
 async fn declared(request: Request<Body>) -> Response<http_body_util::Either<String, Pieces>> {
     let (mut value, mut pieces, mut stream) = ("", Vec::new(), false);
     for pair in request.uri().query().unwrap_or("").split('&') {
@@ -929,9 +931,11 @@ async fn declared(request: Request<Body>) -> Response<http_body_util::Either<Str
         http_body_util::Either::Left(pieces.concat())
     };
     let mut response = Response::new(body);
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_LENGTH, value.parse().unwrap());
+    if !value.is_empty() {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_LENGTH, value.parse().unwrap());
+    }
     response
 }
 
@@ -1116,40 +1120,192 @@ async fn hyper_and_tower_services_run_too() {
     assert_eq!(request(addr, GET).await.text(), "tower");
 }
 
+/// Sends `raw` on a Unix-socket connection, returns everything until the server closes.
+async fn unix_exchange(stream: std::os::unix::net::UnixStream, raw: &[u8]) -> String {
+    stream.set_nonblocking(true).unwrap();
+    let mut stream = tokio::net::UnixStream::from_std(stream).unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, raw)
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    within(tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut out))
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Tornado's `UnixSocketTestFile` and `UnixSocketTestAbstract`: HTTP over a Unix socket
+/// (a file, or a Linux abstract name), whose peers have no IP address.
+async fn serve_unix(bind: &std::path::Path, connect: impl Fn() -> std::os::unix::net::UnixStream) {
+    use tcpserver::netutil::{DEFAULT_BACKLOG, DEFAULT_UNIX_MODE, bind_unix_socket};
+    let socket = bind_unix_socket(bind, DEFAULT_UNIX_MODE, DEFAULT_BACKLOG).unwrap();
+    let server = tcpserver::HttpServer::new(app);
+    server.add_socket(socket).unwrap();
+    let ok = unix_exchange(connect(), b"GET /hello HTTP/1.0\r\n\r\n").await;
+    assert!(
+        ok.starts_with("HTTP/1.0 200 OK\r\n") && ok.ends_with("\r\n\r\nHello world"),
+        "{ok}"
+    );
+    let ip = unix_exchange(connect(), b"GET /ip HTTP/1.0\r\n\r\n").await;
+    assert!(ip.ends_with("\r\n\r\n0.0.0.0"), "{ip}");
+    let bad = unix_exchange(connect(), b"garbage\r\n\r\n").await;
+    assert!(bad.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{bad}");
+    server.stop();
+}
+
 #[tokio::test]
 async fn unix_socket_peers() {
-    use tcpserver::netutil::{DEFAULT_BACKLOG, DEFAULT_UNIX_MODE, bind_unix_socket};
     let dir = std::env::temp_dir().join(format!("tcpserver-http-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("http.sock");
-    let socket = bind_unix_socket(&path, DEFAULT_UNIX_MODE, DEFAULT_BACKLOG).unwrap();
-    let server = tcpserver::HttpServer::new(app);
-    server.add_socket(socket).unwrap();
-    let talk = |raw: &'static [u8]| {
-        let path = path.clone();
-        async move {
-            let mut s = within(tokio::net::UnixStream::connect(&path))
-                .await
-                .unwrap();
-            tokio::io::AsyncWriteExt::write_all(&mut s, raw)
-                .await
-                .unwrap();
-            let mut out = Vec::new();
-            within(tokio::io::AsyncReadExt::read_to_end(&mut s, &mut out))
-                .await
-                .unwrap();
-            String::from_utf8_lossy(&out).into_owned()
-        }
-    };
-    let ok = talk(b"GET /ip HTTP/1.0\r\n\r\n").await;
-    assert!(
-        ok.starts_with("HTTP/1.0 200 OK\r\n") && ok.ends_with("0.0.0.0"),
-        "{ok}"
-    );
-    let bad = talk(b"garbage\r\n\r\n").await;
-    assert!(bad.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{bad}");
-    server.stop();
+    serve_unix(&path, || {
+        std::os::unix::net::UnixStream::connect(&path).unwrap()
+    })
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn abstract_unix_socket_peers() {
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("tcpserver-http-{}", std::process::id());
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap();
+    serve_unix(std::path::Path::new(&format!("\0{name}")), || {
+        std::os::unix::net::UnixStream::connect_addr(&addr).unwrap()
+    })
+    .await;
+}
+
+// ----- the rest of Tornado's HTTPConnectionTest, HTTPServerRawTest, KeepAliveTest -----
+
+/// `test_newlines`: lines may end with a bare LF.
+#[tokio::test]
+async fn bare_lf_line_endings_are_accepted() {
+    let (_server, addr) = serve(HttpOptions::new(), app);
+    for raw in [
+        &b"GET /hello HTTP/1.0\r\nContent-Length: 0\r\n\r\n"[..],
+        b"GET /hello HTTP/1.0\nContent-Length: 0\n\n",
+    ] {
+        let r = request(addr, raw).await;
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "Hello world"),
+            "{}",
+            raw.escape_ascii()
+        );
+    }
+}
+
+/// Nothing at WARN or ERROR in `logs`.
+fn quiet(logs: &LogCapture) {
+    let loud: Vec<String> = logs
+        .text()
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .map(str::to_owned)
+        .collect();
+    assert!(loud.is_empty(), "{loud:#?}");
+}
+
+/// `test_empty_request`: a client that connects and closes at once is nothing to report.
+#[tokio::test]
+async fn a_connection_closed_before_its_request_is_quiet() {
+    let logs = LogCapture::start();
+    let (_server, addr) = serve(HttpOptions::new(), app);
+    drop(RawConn::connect(addr).await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(request(addr, GET).await.text(), "Hello world");
+    quiet(&logs);
+}
+
+/// `test_keepalive_chunked_head_no_body`: a streamed answer to HEAD sends no body (no
+/// chunked framing either), and the connection serves the next request.
+#[tokio::test]
+async fn a_streamed_answer_to_head_sends_no_body() {
+    let (_server, addr) = serve(HttpOptions::new(), declared);
+    let head = b"HEAD /?body=he,llo&stream HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut raw = [&head[..], head].concat();
+    raw.extend_from_slice(
+        b"GET /?body=he,llo&stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let all = exchange(addr, &raw).await;
+    let heads: Vec<&str> = all.split_inclusive("\r\n\r\n").collect();
+    assert_eq!(heads.len(), 4, "{all}");
+    for head in &heads[..3] {
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{all}");
+    }
+    assert!(
+        !heads[0].to_ascii_lowercase().contains("transfer-encoding"),
+        "{all}"
+    );
+    assert_eq!(heads[3], "2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n", "{all}");
+}
+
+/// A response body that sends `first`, then `rest` after `delay`.
+struct Later {
+    first: Option<Bytes>,
+    delay: std::pin::Pin<Box<tokio::time::Sleep>>,
+    rest: Option<Bytes>,
+}
+
+impl hyper::body::Body for Later {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        if let Some(first) = self.first.take() {
+            return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(first))));
+        }
+        std::task::ready!(self.delay.as_mut().poll(cx));
+        std::task::Poll::Ready(
+            self.rest
+                .take()
+                .map(|rest| Ok(hyper::body::Frame::data(rest))),
+        )
+    }
+}
+
+/// `test_finish_while_closed`: a handler that has sent its head and finishes its body
+/// after the client left causes no error, and the server serves on.
+#[tokio::test]
+async fn a_response_finished_after_the_client_left_is_quiet() {
+    let logs = LogCapture::start();
+    let later = |_: Request<Body>| async {
+        Response::new(Later {
+            first: Some(Bytes::from_static(b"first")),
+            delay: Box::pin(tokio::time::sleep(Duration::from_millis(300))),
+            rest: Some(Bytes::from_static(b"rest")),
+        })
+    };
+    let (_server, addr) = serve(HttpOptions::new(), later);
+    let mut conn = RawConn::connect(addr).await;
+    conn.send(GET).await;
+    let mut head = [0u8; 12];
+    within(tokio::io::AsyncReadExt::read_exact(
+        &mut conn.stream,
+        &mut head,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    drop(conn);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = request(addr, GET).await;
+    assert_eq!(r.text(), "firstrest");
+    quiet(&logs);
+}
+
+/// `test_double_slash`: `//doubleslash` is a path, not an authority.
+#[tokio::test]
+async fn a_path_may_start_with_two_slashes() {
+    let path =
+        |request: Request<Body>| async move { Response::new(request.uri().path().to_owned()) };
+    let (_server, addr) = serve(HttpOptions::new(), path);
+    let r = request(addr, b"GET //doubleslash HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!((r.status, r.text().as_str()), (200, "//doubleslash"));
 }
 
 // ----- graceful shutdown -----
