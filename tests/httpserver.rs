@@ -301,53 +301,6 @@ async fn body_timeout_closes_without_a_response() {
     );
 }
 
-/// A delegate that takes its time: `?head_ms=N` in `headers_received`, `?piece_ms=N` in
-/// each `data_received`; answers with the body's length.
-struct Slow;
-
-#[derive(Default)]
-struct SlowRequest {
-    piece: Duration,
-    len: usize,
-}
-
-impl HttpServerConnectionDelegate for Slow {
-    type Message = SlowRequest;
-
-    fn start_request(&self, _context: &RequestContext) -> SlowRequest {
-        SlowRequest::default()
-    }
-}
-
-impl HttpMessageDelegate for SlowRequest {
-    type Body = String;
-
-    async fn headers_received(
-        &mut self,
-        head: &http::request::Parts,
-        _limits: &mut BodyLimits,
-    ) -> Option<Response<String>> {
-        for pair in head.uri.query().unwrap_or("").split('&') {
-            let ms = |v: &str| Duration::from_millis(v.parse().unwrap());
-            match pair.split_once('=') {
-                Some(("head_ms", v)) => tokio::time::sleep(ms(v)).await,
-                Some(("piece_ms", v)) => self.piece = ms(v),
-                _ => {}
-            }
-        }
-        None
-    }
-
-    async fn data_received(&mut self, chunk: Bytes) {
-        self.len += chunk.len();
-        tokio::time::sleep(self.piece).await;
-    }
-
-    async fn finish(self) -> Response<String> {
-        Response::new(self.len.to_string())
-    }
-}
-
 /// Tornado starts `body_timeout` when the body is read: the time a handler takes before
 /// (in `headers_received`) does not count, and a body that has arrived is read whole even
 /// when the handler is slow between its pieces.
@@ -356,30 +309,27 @@ async fn body_timeout_counts_from_the_first_read_and_spares_a_body_that_arrived(
     let options = HttpOptions::new()
         .body_timeout(Duration::from_millis(300))
         .chunk_size(4096);
-    let (_server, addr) = serve(options, Delegate(Slow));
+    let (_server, addr) = serve(options, Delegate(ChunkSizes::default()));
+    let received = |raw: Vec<u8>| async move {
+        let r = request(addr, &raw).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        parse_sizes(&r.text()).iter().sum::<usize>()
+    };
     let body = [b'a'; 10000];
     // 600 ms in `headers_received`; the body came with the head.
-    let r = request(addr, &post("/?head_ms=600", "", &body)).await;
-    assert_eq!((r.status, r.text().as_str()), (200, "10000"));
+    assert_eq!(received(post("/?head_ms=600", "", &body)).await, 10000);
     // Three pieces of 4 KiB at 250 ms each: 750 ms, the body there from the start.
-    let r = request(addr, &post("/?piece_ms=250", "", &body)).await;
-    assert_eq!((r.status, r.text().as_str()), (200, "10000"));
+    assert_eq!(received(post("/?piece_ms=250", "", &body)).await, 10000);
     // More than hyper reads at once (64 KiB): the rest is read from the socket past the
     // deadline, without waiting.
     let large = vec![b'a'; 250_000];
-    let r = request(addr, &post("/?piece_ms=10", "", &large)).await;
-    assert_eq!((r.status, r.text().as_str()), (200, "250000"));
+    assert_eq!(received(post("/?piece_ms=10", "", &large)).await, 250_000);
     // A body that stops arriving still times out, counted from the first read.
     let mut conn = RawConn::connect(addr).await;
     conn.send(b"POST /?head_ms=400 HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         .await;
-    let start = Instant::now();
-    assert!(conn.closed_within(Duration::from_secs(10)).await);
-    assert!(
-        start.elapsed() >= Duration::from_millis(650),
-        "{:?}",
-        start.elapsed()
-    );
+    let waited = conn.time_to_close().await;
+    assert!(waited >= Duration::from_millis(650), "{waited:?}");
 }
 
 #[tokio::test]
@@ -419,13 +369,8 @@ async fn a_request_in_progress_is_not_idle() {
         .await;
     assert_eq!(conn.response().await.unwrap().text(), "slept");
     // And the clock starts again after the response.
-    let start = Instant::now();
-    assert!(conn.closed_within(Duration::from_secs(10)).await);
-    assert!(
-        start.elapsed() >= Duration::from_millis(150),
-        "{:?}",
-        start.elapsed()
-    );
+    let waited = conn.time_to_close().await;
+    assert!(waited >= Duration::from_millis(150), "{waited:?}");
 }
 
 // ----- keep-alive -----
@@ -548,14 +493,26 @@ async fn get_text(conn: &mut RawConn, path: &str, headers: &str) -> String {
     conn.response().await.unwrap().text()
 }
 
-#[tokio::test]
-async fn xheaders_set_the_address_and_scheme_per_request() {
+/// Asserts what `path` answers on `conn` to each `(headers, expected)`, in order.
+async fn assert_answers(conn: &mut RawConn, path: &str, cases: &[(&str, &str)]) {
+    for (headers, expected) in cases {
+        assert_eq!(get_text(conn, path, headers).await, *expected, "{headers}");
+    }
+}
+
+/// A server with `xheaders` that trusts the proxy 5.5.5.5, and a connection to it.
+async fn xheaders_server() -> (tcpserver::HttpServer, RawConn) {
     let options = HttpOptions::new()
         .xheaders(true)
         .trusted_downstream(["5.5.5.5".parse().unwrap()]);
-    let (_server, addr) = serve(options, app);
-    let mut conn = RawConn::connect(addr).await;
-    for (headers, expected) in [
+    let (server, addr) = serve(options, app);
+    (server, RawConn::connect(addr).await)
+}
+
+#[tokio::test]
+async fn xheaders_set_the_address_and_scheme_per_request() {
+    let (_server, mut conn) = xheaders_server().await;
+    let addresses = [
         ("", "127.0.0.1"),
         ("X-Real-IP: 4.4.4.4\r\n", "4.4.4.4"),
         ("X-Forwarded-For: 127.0.0.1, 4.4.4.4\r\n", "4.4.4.4"),
@@ -576,14 +533,9 @@ async fn xheaders_set_the_address_and_scheme_per_request() {
         ),
         // Nothing leaks from the previous request on this connection.
         ("", "127.0.0.1"),
-    ] {
-        assert_eq!(
-            get_text(&mut conn, "/ip", headers).await,
-            expected,
-            "{headers}"
-        );
-    }
-    for (headers, expected) in [
+    ];
+    assert_answers(&mut conn, "/ip", &addresses).await;
+    let schemes = [
         ("", "http"),
         ("X-Scheme: https\r\n", "https"),
         ("X-Forwarded-Proto: https\r\n", "https"),
@@ -591,13 +543,8 @@ async fn xheaders_set_the_address_and_scheme_per_request() {
         ("X-Forwarded-Proto: http,https\r\n", "https"),
         ("X-Forwarded-Proto: unknown\r\n", "http"),
         ("", "http"),
-    ] {
-        assert_eq!(
-            get_text(&mut conn, "/proto", headers).await,
-            expected,
-            "{headers}"
-        );
-    }
+    ];
+    assert_answers(&mut conn, "/proto", &schemes).await;
 }
 
 /// Repeated header lines read as one comma-separated list, as Tornado's `HTTPHeaders`
@@ -605,12 +552,8 @@ async fn xheaders_set_the_address_and_scheme_per_request() {
 /// the right of all the `X-Forwarded-For` lines.
 #[tokio::test]
 async fn repeated_xheader_lines_read_as_one_list() {
-    let options = HttpOptions::new()
-        .xheaders(true)
-        .trusted_downstream(["5.5.5.5".parse().unwrap()]);
-    let (_server, addr) = serve(options, app);
-    let mut conn = RawConn::connect(addr).await;
-    for (headers, expected) in [
+    let (_server, mut conn) = xheaders_server().await;
+    let schemes = [
         ("X-Scheme: http\r\nX-Scheme: https\r\n", "https"),
         ("X-Scheme: https\r\nX-Scheme: http\r\n", "http"),
         (
@@ -628,14 +571,9 @@ async fn repeated_xheader_lines_read_as_one_list() {
             "X-Forwarded-Proto: https\r\nX-Scheme: http\r\nX-Scheme: http\r\n",
             "http",
         ),
-    ] {
-        assert_eq!(
-            get_text(&mut conn, "/proto", headers).await,
-            expected,
-            "{headers}"
-        );
-    }
-    for (headers, expected) in [
+    ];
+    assert_answers(&mut conn, "/proto", &schemes).await;
+    let addresses = [
         (
             "X-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2, 5.5.5.5\r\n",
             "2.2.2.2",
@@ -646,13 +584,8 @@ async fn repeated_xheader_lines_read_as_one_list() {
         ),
         // `3.3.3.3,4.4.4.4` is no address.
         ("X-Real-IP: 3.3.3.3\r\nX-Real-IP: 4.4.4.4\r\n", "127.0.0.1"),
-    ] {
-        assert_eq!(
-            get_text(&mut conn, "/ip", headers).await,
-            expected,
-            "{headers}"
-        );
-    }
+    ];
+    assert_answers(&mut conn, "/ip", &addresses).await;
 }
 
 #[tokio::test]
@@ -687,7 +620,8 @@ async fn manual_protocol() {
 
 // ----- streaming bodies and decompression -----
 
-/// Answers with the sizes of the body pieces it was handed.
+/// Answers with the sizes of the body pieces it was handed; `?head_ms=N` makes it take
+/// N ms in `headers_received`, `?piece_ms=N` N ms in each `data_received`.
 #[derive(Default)]
 struct ChunkSizes {
     /// Requests that did not complete.
@@ -699,6 +633,8 @@ struct ChunkSizes {
 struct Sizes {
     sizes: Vec<usize>,
     closed: Arc<Mutex<usize>>,
+    /// How long each `data_received` takes (`?piece_ms=N`).
+    piece: Duration,
 }
 
 impl HttpServerConnectionDelegate for ChunkSizes {
@@ -708,6 +644,7 @@ impl HttpServerConnectionDelegate for ChunkSizes {
         Sizes {
             sizes: Vec::new(),
             closed: self.closed.clone(),
+            piece: Duration::ZERO,
         }
     }
 
@@ -729,19 +666,25 @@ impl HttpMessageDelegate for Sizes {
             *forbidden.status_mut() = http::StatusCode::FORBIDDEN;
             return Some(forbidden);
         }
-        // Tornado's `?expected_size=N` + `set_max_body_size(N)`.
-        if let Some(n) = head
-            .uri
-            .query()
-            .and_then(|q| q.strip_prefix("expected_size="))
-        {
-            limits.set_max_body_size(n.parse().unwrap());
+        let ms = |v: &str| Duration::from_millis(v.parse().unwrap());
+        for pair in head.uri.query().unwrap_or("").split('&') {
+            match pair.split_once('=') {
+                // Tornado's `?expected_size=N` + `set_max_body_size(N)`.
+                Some(("expected_size", n)) => {
+                    limits.set_max_body_size(n.parse().unwrap());
+                }
+                // Time spent before the body is read.
+                Some(("head_ms", v)) => tokio::time::sleep(ms(v)).await,
+                Some(("piece_ms", v)) => self.piece = ms(v),
+                _ => {}
+            }
         }
         None
     }
 
     async fn data_received(&mut self, chunk: Bytes) {
         self.sizes.push(chunk.len());
+        tokio::time::sleep(self.piece).await;
     }
 
     async fn finish(self) -> Response<String> {
@@ -898,8 +841,23 @@ async fn handler_errors_are_500_and_panics_close_only_their_connection() {
     assert_eq!(request(addr, GET).await.text(), "Hello world");
 }
 
-/// A response body in pieces that does not tell its length, as a stream does not.
-struct Pieces(std::collections::VecDeque<Bytes>);
+/// A response body in pieces that does not tell its length, as a stream does not; the
+/// pieces after the first wait for `pause`, if any, to be over.
+struct Pieces {
+    pieces: std::collections::VecDeque<Bytes>,
+    pause: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    started: bool,
+}
+
+impl Pieces {
+    fn new(pieces: impl IntoIterator<Item = Bytes>, pause: Option<Duration>) -> Self {
+        Pieces {
+            pieces: pieces.into_iter().collect(),
+            pause: pause.map(|p| Box::pin(tokio::time::sleep(p))),
+            started: false,
+        }
+    }
+}
 
 impl hyper::body::Body for Pieces {
     type Data = Bytes;
@@ -907,9 +865,14 @@ impl hyper::body::Body for Pieces {
 
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
+        cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        std::task::Poll::Ready(self.0.pop_front().map(|p| Ok(hyper::body::Frame::data(p))))
+        if let (true, Some(pause)) = (self.started, &mut self.pause) {
+            std::task::ready!(pause.as_mut().poll(cx));
+        }
+        self.started = true;
+        let piece = self.pieces.pop_front();
+        std::task::Poll::Ready(piece.map(|p| Ok(hyper::body::Frame::data(p))))
     }
 }
 
@@ -926,7 +889,7 @@ async fn declared(request: Request<Body>) -> Response<http_body_util::Either<Str
     }
     let body = if stream {
         let pieces = pieces.iter().map(|p| Bytes::from(p.to_string()));
-        http_body_util::Either::Right(Pieces(pieces.collect()))
+        http_body_util::Either::Right(Pieces::new(pieces, None))
     } else {
         http_body_util::Either::Left(pieces.concat())
     };
@@ -1241,44 +1204,14 @@ async fn a_streamed_answer_to_head_sends_no_body() {
     assert_eq!(heads[3], "2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n", "{all}");
 }
 
-/// A response body that sends `first`, then `rest` after `delay`.
-struct Later {
-    first: Option<Bytes>,
-    delay: std::pin::Pin<Box<tokio::time::Sleep>>,
-    rest: Option<Bytes>,
-}
-
-impl hyper::body::Body for Later {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        if let Some(first) = self.first.take() {
-            return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(first))));
-        }
-        std::task::ready!(self.delay.as_mut().poll(cx));
-        std::task::Poll::Ready(
-            self.rest
-                .take()
-                .map(|rest| Ok(hyper::body::Frame::data(rest))),
-        )
-    }
-}
-
 /// `test_finish_while_closed`: a handler that has sent its head and finishes its body
 /// after the client left causes no error, and the server serves on.
 #[tokio::test]
 async fn a_response_finished_after_the_client_left_is_quiet() {
     let logs = LogCapture::start();
     let later = |_: Request<Body>| async {
-        Response::new(Later {
-            first: Some(Bytes::from_static(b"first")),
-            delay: Box::pin(tokio::time::sleep(Duration::from_millis(300))),
-            rest: Some(Bytes::from_static(b"rest")),
-        })
+        let pieces = [Bytes::from_static(b"first"), Bytes::from_static(b"rest")];
+        Response::new(Pieces::new(pieces, Some(Duration::from_millis(300))))
     };
     let (_server, addr) = serve(HttpOptions::new(), later);
     let mut conn = RawConn::connect(addr).await;

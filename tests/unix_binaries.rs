@@ -2,7 +2,8 @@
 //! `TCPSERVER_UNIX`), run as a user would: real `curl --unix-socket` against `http_hello`,
 //! line echoes against `echo` and `prefork` (every worker serves the socket), Tornado's
 //! `bind_unix_socket` rules (a stale socket file replaced, any other file refused with one
-//! line), a Linux abstract name, and the usage errors.
+//! line), and a Linux abstract name. Their usage errors are checked in `echo_binary.rs`
+//! and `environment.rs`, with every other flag's.
 
 use std::collections::HashSet;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -32,26 +33,16 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-/// `curl --unix-socket PATH http://x/`: the body.
-fn curl_unix(path: &Path) -> String {
-    let out = Command::new("curl")
-        .args([
-            "--silent",
-            "--show-error",
-            "--max-time",
-            "20",
-            "--unix-socket",
-        ])
-        .arg(path)
-        .arg("http://x/")
+/// `echo` with `args` fails to start: exit status 1 and one error line, returned.
+fn fails_to_start(args: &[&str]) -> String {
+    let out = command("echo", &[TCP, args].concat(), &[])
         .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error:")).collect();
+    assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
+    errors[0].to_owned()
 }
 
 #[test]
@@ -68,7 +59,9 @@ fn curl_over_the_unix_socket_of_http_hello_beside_its_port() {
         "{}",
         server.stderr()
     );
-    assert_eq!(curl_unix(&path), "Hello, world");
+    let socket = path.to_str().unwrap();
+    let hello = tcpserver_tests::curl(&["--unix-socket", socket, "http://x/"]);
+    assert_eq!(hello, "Hello, world");
     // Tornado's default mode: the owner only.
     assert_eq!(mode(&path), 0o600);
     // The TCP port serves too.
@@ -146,81 +139,13 @@ fn every_worker_serves_the_unix_socket() {
 fn a_file_that_is_not_a_socket_is_refused_with_one_line() {
     let dir = TempDir::new("unix-refused");
     let precious = dir.write("data.txt", b"precious");
-    let out = command(
-        "echo",
-        &[TCP, &["--unix", precious.to_str().unwrap()]].concat(),
-        &[],
-    )
-    .output()
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error:")).collect();
-    assert_eq!(errors.len(), 1, "{stderr}");
-    assert!(
-        errors[0].ends_with(&format!(
-            "File {} exists and is not a socket",
-            precious.display()
-        )),
-        "{stderr}"
-    );
+    let error = fails_to_start(&["--unix", precious.to_str().unwrap()]);
+    let expected = format!("File {} exists and is not a socket", precious.display());
+    assert!(error.ends_with(&expected), "{error}");
     assert_eq!(std::fs::read(&precious).unwrap(), b"precious");
     // A directory that does not exist.
     let missing = dir.path().join("no/such/dir.sock");
-    let out = command(
-        "echo",
-        &[TCP, &["--unix", missing.to_str().unwrap()]].concat(),
-        &[],
-    )
-    .output()
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(&format!("error: cannot bind {}", missing.display())),
-        "{stderr}"
-    );
-}
-
-#[test]
-fn unix_flags_are_checked() {
-    for (args, expected) in [
-        (
-            &["--unix", "/tmp/x.sock", "--unix-mode", "0o1777"][..],
-            "invalid value '0o1777' for --unix-mode <MODE>: `0o1777` is out of range",
-        ),
-        (
-            &["--unix", "/tmp/x.sock", "--unix-mode", "rw-rw----"],
-            "is not a mode: expected permission bits in octal",
-        ),
-        (
-            &["--unix-mode", "600"],
-            "--unix-mode is the mode of the Unix socket file, and there is no --unix",
-        ),
-        (&["--unix", ""], "invalid value '' for --unix <PATH>"),
-    ] {
-        let out = command("echo", args, &[]).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
-    }
-    let out = command("echo", &[], &[("TCPSERVER_UNIX_MODE", "9")])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("in the environment variable TCPSERVER_UNIX_MODE (--unix-mode <MODE>)"),
-        "{stderr}"
-    );
-    let help = command("echo", &["--help"], &[]).output().unwrap();
-    let help = String::from_utf8_lossy(&help.stdout);
-    for line in [
-        "--unix <PATH>",
-        "--unix-mode <MODE>",
-        "TCPSERVER_UNIX_MODE",
-        "[default: 0600]",
-    ] {
-        assert!(help.contains(line), "--help lacks {line}:\n{help}");
-    }
+    let error = fails_to_start(&["--unix", missing.to_str().unwrap()]);
+    let expected = format!("error: cannot bind {}: ", missing.display());
+    assert!(error.contains(&expected), "{error}");
 }
