@@ -61,11 +61,14 @@ fn help_lists_every_flag_with_its_default() {
         "--proxy-protocol",
         "--proxy-trusted",
         "--proxy-timeout",
+        "--unix <PATH>",
+        "--unix-mode <MODE>",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
     assert!(help.contains("[default: 8888]"), "{help}");
     assert!(help.contains("[default: 30s]"), "{help}");
+    assert!(help.contains("[default: 0600]"), "{help}");
 }
 
 #[test]
@@ -82,6 +85,9 @@ fn bad_usage_exits_two() {
         &["--proxy-protocol", "v3"],
         &["--proxy-protocol", "any", "--proxy-trusted", "10.0.0.1/8"],
         &["--proxy-trusted", "10.0.0.0/8"],
+        &["--unix", ""],
+        &["--unix", "/tmp/x.sock", "--unix-mode", "rw-rw----"],
+        &["--unix", "/tmp/x.sock", "--unix-mode", "1777"],
     ] {
         let out = Command::new(example_path("echo"))
             .args(args)
@@ -116,6 +122,10 @@ fn flags_are_checked_against_each_other() {
         (
             &["--tls-alpn", "h2"],
             "--tls-alpn needs a server certificate",
+        ),
+        (
+            &["--unix-mode", "600"],
+            "--unix-mode is the mode of the Unix socket file, and there is no --unix",
         ),
     ] {
         let out = Command::new(example_path("echo"))

@@ -101,6 +101,14 @@ fn a_bad_value_is_a_usage_error_naming_the_variable() {
             &["--port", "0"],
             "TCPSERVER_REUSE_PORT",
         ),
+        (
+            &[
+                ("TCPSERVER_UNIX", "/tmp/x.sock"),
+                ("TCPSERVER_UNIX_MODE", "9"),
+            ],
+            &["--port", "0"],
+            "invalid value '9' in the environment variable TCPSERVER_UNIX_MODE (--unix-mode <MODE>): `9` is not a mode",
+        ),
         // The cross-key rules see the environment and the flags together.
         (
             &[("TCPSERVER_RUNTIME", "current-thread")],

@@ -93,20 +93,14 @@ fn http_help_lists_the_http_flags_with_their_defaults() {
 
 /// `curl --cacert examples/certs/ca.pem https://localhost:PORT{path}` with extra args.
 fn curl_https(port: u16, path: &str, extra: &[&str]) -> String {
-    let out = Command::new("curl")
-        .args(["--silent", "--show-error", "--max-time", "20"])
-        .args(["--cacert", "examples/certs/ca.pem"])
-        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-        .args(extra)
-        .arg(format!("https://localhost:{port}{path}"))
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let url = format!("https://localhost:{port}{path}");
+    let args = [
+        &["--cacert", "examples/certs/ca.pem", "--resolve", &resolve][..],
+        extra,
+        &[&url],
+    ];
+    tcpserver_tests::curl(&args.concat())
 }
 
 #[test]

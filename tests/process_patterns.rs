@@ -2,7 +2,7 @@
 //! `tornado/test/tcpserver_test.py` `TestMultiprocess` (`test_listen_single`,
 //! `test_bind_start`, `test_add_sockets`, `test_listen_multi_reuse_port`) and
 //! `tornado/test/process_test.py` `ProcessTest.test_multi_process`, plus the supervisor's
-//! improvements over Tornado.
+//! improvements over Tornado, and a `Launcher` serving a Unix socket alone.
 //!
 //! libtest runs tests on threads, and a process with threads must not fork, so this test
 //! has its own `main` (`harness = false`): it re-runs itself once per scenario, in a
@@ -30,6 +30,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("fork_with_threads", fork_with_threads),
     ("pids", pids),
     ("sighup_before_handlers", sighup_before_handlers),
+    ("launcher_unix_only", launcher_unix_only),
 ];
 
 fn main() {
@@ -203,6 +204,16 @@ fn check(name: &str, out: &Output) {
             assert!(stderr.contains("passing it on"), "{}", show());
             assert!(stderr.contains("exited normally"), "{}", show());
             assert!(!stderr.contains("killed by signal"), "{}", show());
+        }
+        "launcher_unix_only" => {
+            assert_eq!(code, Some(0), "{}", show());
+            assert_eq!(stdout, "served\nexit 0\n", "{}", show());
+            let listening: Vec<&str> = stderr
+                .lines()
+                .filter(|l| l.contains("listening on"))
+                .collect();
+            assert_eq!(listening.len(), 1, "{}", show());
+            assert!(listening[0].contains("listening on unix:"), "{}", show());
         }
         _ => unreachable!(),
     }
@@ -422,4 +433,38 @@ fn sighup_before_handlers() {
     nix::sys::signal::kill(supervisor, nix::sys::signal::Signal::SIGHUP).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     std::process::exit(0);
+}
+
+/// `Launcher::new_unix`, what `#[tcp_server(unix = "...")]` without a port generates: the
+/// Unix socket alone, no TCP port. A thread of this process is the client, then stops the
+/// server with SIGTERM.
+fn launcher_unix_only() {
+    let path = std::env::temp_dir().join(format!("tcpserver-only-{}.sock", std::process::id()));
+    let client_path = path.clone();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let stream = loop {
+            match std::os::unix::net::UnixStream::connect(&client_path) {
+                Ok(stream) => break stream,
+                Err(e) if Instant::now() > deadline => panic!("cannot connect: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        assert_eq!(line, "99\n");
+        print("served\n");
+        nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGTERM)
+            .unwrap();
+    });
+    let code = tcpserver::Launcher::new_unix(&path)
+        .args(["unix-only", "--shutdown-timeout", "1"])
+        .run(reply_task_id);
+    let _ = std::fs::remove_file(&path);
+    if code == std::process::ExitCode::SUCCESS {
+        print("exit 0\n");
+    }
 }

@@ -47,8 +47,9 @@ fn activate(listen: &str, extra: &[&str], example: &str, args: &[&str]) -> Serve
 fn echo_serves_the_socket_systemd_passes() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    // The port flag loses to the inherited socket, and says so.
-    let server = activate(&listen, &["--fdname=echo"], "echo", &["--port", "1"]);
+    // The port and Unix socket flags lose to the inherited socket, and it says so.
+    let args = ["--port", "1", "--unix", "/nonexistent/echo.sock"];
+    let server = activate(&listen, &["--fdname=echo"], "echo", &args);
     let addr: SocketAddr = listen.parse().unwrap();
     let mut client = LineClient::connect(addr).unwrap();
     assert_eq!(client.roundtrip("activated").unwrap(), "activated");
@@ -61,7 +62,7 @@ fn echo_serves_the_socket_systemd_passes() {
     );
     assert!(
         stderr.contains(
-            "serving the 1 socket(s) the service manager passed (LISTEN_FDS); ignoring --port"
+            "serving the 1 socket(s) the service manager passed (LISTEN_FDS); ignoring --port, --unix"
         ),
         "{stderr}"
     );

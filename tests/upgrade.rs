@@ -755,10 +755,17 @@ async fn reuse_port_sockets_go_to_the_new_workers_with_the_same_number() {
     let new = deployment.upgrade("prefork").await;
     load.progress(1000).await;
     let stats = load.finish().await;
-    let workers = tcpserver_tests::proc::child_pids(new);
+    assert_one_worker_per_socket(deployment.port, new);
+    deployment.stop().await;
+    stats.assert_clean();
+}
+
+/// The two workers of `main` each accept on exactly one of the two sockets on `port`.
+fn assert_one_worker_per_socket(port: u16, main: u32) {
+    let workers = tcpserver_tests::proc::child_pids(main);
     assert_eq!(workers.len(), 2, "{workers:?}");
     let out = Command::new("ss")
-        .args(["-ltnpH", &format!("sport = :{}", deployment.port)])
+        .args(["-ltnpH", &format!("sport = :{port}")])
         .output()
         .unwrap();
     let listing = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -770,6 +777,38 @@ async fn reuse_port_sockets_go_to_the_new_workers_with_the_same_number() {
             .collect();
         assert_eq!(accepting.len(), 1, "one worker per socket: {line}");
     }
+}
+
+/// `--unix`: the Unix socket crosses an upgrade like the TCP ones (the same socket: its
+/// file is not bound again), every new worker serves it, and beside it the `SO_REUSEPORT`
+/// workers' sockets still go to the workers with the same number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unix_socket_is_handed_over_beside_reuse_port_sockets() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = TempDir::new("upgrade-unix");
+    let path = dir.path().join("prefork.sock");
+    let unix = path.to_str().unwrap();
+    let args = ["--processes", "2", "--reuse-port", "--unix", unix];
+    let deployment = Deployment::start("prefork", &args);
+    let inode = std::fs::metadata(&path).unwrap().ino();
+    let greeters = |main: u32| {
+        let workers = tcpserver_tests::proc::child_pids(main);
+        let mut seen = std::collections::HashSet::new();
+        let deadline = Instant::now() + WAIT;
+        while seen.len() < 2 && Instant::now() < deadline {
+            let mut client = tcpserver_tests::LineClient::connect_unix(&path).unwrap();
+            let greeting = client.recv().unwrap().expect("greeting");
+            let pid: u32 = greeting.split_whitespace().nth(3).unwrap().parse().unwrap();
+            assert!(workers.contains(&pid), "{greeting}: not one of {workers:?}");
+            assert_eq!(client.roundtrip("over unix").unwrap(), "over unix");
+            seen.insert(pid);
+        }
+        assert_eq!(seen.len(), 2, "{}", deployment.server.stderr());
+    };
+    greeters(deployment.pid().unwrap());
+    let new = deployment.upgrade("prefork").await;
+    greeters(new);
+    assert_eq!(std::fs::metadata(&path).unwrap().ino(), inode);
+    assert_one_worker_per_socket(deployment.port, new);
     deployment.stop().await;
-    stats.assert_clean();
 }

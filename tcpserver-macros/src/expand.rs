@@ -30,12 +30,25 @@ pub(crate) fn server(
         .crate_path
         .as_ref()
         .map_or_else(|| quote!(::tcpserver), ToTokens::to_token_stream);
-    let port = int(&config.port);
+    // A port, or else the Unix socket, makes the launcher.
+    let (launcher, made_with) = match &config.port {
+        Some(port) => {
+            let port = int(port);
+            (quote!(Launcher::new(#port)), None)
+        }
+        None => match config.get(Id::Unix).map(|s| (&s.value, &s.value.value)) {
+            Some((at, Value::Text(path))) => {
+                let path = string(path, at);
+                (quote!(Launcher::new_unix(#path)), Some(Id::Unix))
+            }
+            _ => unreachable!("the attribute has a port or a Unix socket"),
+        },
+    };
     let mut setters = TokenStream::new();
     for setting in config
         .settings
         .iter()
-        .filter(|s| s.key.group != Group::Http)
+        .filter(|s| s.key.group != Group::Http && Some(s.key.id) != made_with)
     {
         setters.extend(setter(setting, config, &krate));
     }
@@ -64,7 +77,7 @@ pub(crate) fn server(
 
         fn main() -> ::std::process::ExitCode {
             #items
-            #krate::Launcher::new(#port)
+            #krate::#launcher
                 #setters
                 #about
                 #state
@@ -253,6 +266,7 @@ fn tokens(v: &Value, at: &Spanned<Value>, krate: &TokenStream) -> TokenStream {
     let span = located(at);
     match v {
         Value::Integer(n) | Value::Size(n) => LitInt::new(&n.to_string(), span).into_token_stream(),
+        Value::Mode(mode) => LitInt::new(&format!("{mode:#o}"), span).into_token_stream(),
         Value::Duration(d) => duration(d.unwrap_or_default()),
         Value::Bool(b) => syn::LitBool::new(*b, span).into_token_stream(),
         Value::Text(text) => string(text, at).into_token_stream(),
@@ -454,6 +468,39 @@ mod tests {
                         .shutdown_timeout(::std::time::Duration::from_millis(1500u64))
                         .runtime(my::server::launch::RuntimeFlavor::CurrentThread)
                         .about("Echoes lines.")
+                        .run(echo)
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn a_unix_socket_beside_the_port_or_alone() {
+        let item = quote!(
+            async fn echo(s: IoStream, a: SocketAddr) {}
+        );
+        assert_eq!(
+            expand(
+                quote!(port = 0, unix = "/run/app.sock", unix_mode = 0o660),
+                item.clone()
+            ),
+            squash(quote! {
+                #item
+                fn main() -> ::std::process::ExitCode {
+                    ::tcpserver::Launcher::new(0)
+                        .unix("/run/app.sock")
+                        .unix_mode(0o660)
+                        .run(echo)
+                }
+            })
+        );
+        assert_eq!(
+            expand(quote!(unix = "/run/app.sock", backlog = 64), item.clone()),
+            squash(quote! {
+                #item
+                fn main() -> ::std::process::ExitCode {
+                    ::tcpserver::Launcher::new_unix("/run/app.sock")
+                        .backlog(64)
                         .run(echo)
                 }
             })

@@ -76,17 +76,20 @@ use kind::Kind;
 ///
 /// # Keys
 ///
-/// Every key is optional except `port`, and every key can be overridden when the program
-/// starts with the flag in the last column (or its environment variable,
-/// `TCPSERVER_UPPER_SNAKE_FLAG`). A key left out keeps the runtime's default.
+/// Every key is optional except `port` (or `unix`, for a server on a Unix socket alone),
+/// and every key can be overridden when the program starts with the flag in the last
+/// column (or its environment variable, `TCPSERVER_UPPER_SNAKE_FLAG`). A key left out
+/// keeps the runtime's default.
 ///
 /// | key | value | default | flag |
 /// |---|---|---|---|
-/// | `port` | integer, 0 to 65535; 0 picks a free port | required | `--port` |
+/// | `port` | integer, 0 to 65535; 0 picks a free port | required, unless `unix` is given (then `--port` adds a TCP port) | `--port` |
 /// | `address` | string: an IP address or a host name (every address it resolves to is bound) | all interfaces | `--address` |
 /// | `family` | `"unspec"`, `"ipv4"` or `"ipv6"` | `"unspec"` | `--family` |
-/// | `backlog` | integer | 128 | `--backlog` |
+/// | `backlog` | integer (of the Unix socket too) | 128 | `--backlog` |
 /// | `reuse_port` | `true` or `false`: `SO_REUSEPORT`; with several processes, one socket per worker | `false` | `--reuse-port` |
+/// | `unix` | string, a path: listen on a Unix socket there too (Tornado's `bind_unix_socket`: a stale socket file is replaced, any other file is a start-up error); `"@name"` or `"\0name"` is a Linux abstract socket; every worker serves it, and an upgrade hands it over; the handler sees its peers at `0.0.0.0:0` | none | `--unix` |
+/// | `unix_mode` | integer written in octal (`0o660`), or a string (`"0660"`): the permissions of the Unix socket's file | `0o600` (the owner only) | `--unix-mode` |
 /// | `processes` | integer; 0 means one per CPU | 1 (no fork) | `--processes` |
 /// | `max_restarts` | integer: worker crashes the supervisor tolerates | 100 | `--max-restarts` |
 /// | `tls` | `"chain-and-key.pem"`, or `tls(cert = "..", key = "..", client_ca = "..", alpn = [..], sni = [..])` (below) | plain TCP | `--tls`, `--tls-cert`, `--tls-key`, `--tls-client-ca`, `--tls-alpn`, `--tls-sni` |
@@ -118,8 +121,9 @@ use kind::Kind;
 ///
 /// Keys are checked against each other: `worker_threads` asks for a multi-thread runtime
 /// (in forked workers too, which otherwise run current-thread ones), so it is an error with
-/// `runtime = "current_thread"`; and `read_chunk_size` may be at most half of
-/// `max_buffer_size`. The program checks its flags with the same rules when it starts: a
+/// `runtime = "current_thread"`; `read_chunk_size` may be at most half of
+/// `max_buffer_size`; `unix_mode` needs `unix`; and with `unix` but no `port`, the TCP keys
+/// `address`, `family` and `reuse_port` are errors. The program checks its flags with the same rules when it starts: a
 /// `--read-chunk-size` over half of `--max-buffer-size` is a usage error (exit status 2).
 /// Sizes and durations have one grammar in both places, so a value moves between the
 /// attribute and the command line unchanged.
@@ -151,6 +155,31 @@ use kind::Kind;
 /// TLS needs the `tls` feature of `tcpserver` (`features = ["tls"]` in Cargo.toml), as do
 /// `handshake_timeout` and `max_handshakes`, and the `proxy_*` keys need the `proxy`
 /// feature; without the feature these keys are a compile error that says so.
+///
+/// ## Unix sockets
+///
+/// `unix = "/run/echo.sock"` serves a Unix socket beside the TCP port, or alone when
+/// `port` is left out (`--port` then adds a TCP port at run time):
+///
+/// ```no_run
+/// # use std::net::SocketAddr;
+/// # use tcpserver::{tcp_server, IoStream};
+/// #[tcp_server(unix = "/run/echo.sock", unix_mode = 0o660)]
+/// async fn echo(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
+///     loop {
+///         let line = stream.read_until(b"\n", Some(64 * 1024)).await?;
+///         stream.write(&line).await?;
+///     }
+/// }
+/// ```
+///
+/// It is bound as Tornado's `bind_unix_socket` binds it, before the workers are forked:
+/// a socket file left by an earlier run is replaced, any other file there is a start-up
+/// error that names it, and the file gets `unix_mode` (in octal, as `chmod` takes it;
+/// default `0o600`). Every worker serves it; an upgrade (SIGUSR2) hands it to the new
+/// binary like the TCP sockets, so the file is left in place at exit for the next start
+/// to replace. Sockets passed by a service manager (`LISTEN_FDS`) win over `unix` as
+/// over `port`. `"@name"` names a Linux abstract socket, which has no file.
 ///
 /// ## State
 ///
@@ -373,7 +402,8 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// # Keys
 ///
 /// Every key of [`#[tcp_server]`](macro@tcp_server), with the same values and defaults:
-/// `port` (required), `address`, `family`, `backlog`, `reuse_port`, `processes`,
+/// `port` (required, unless `unix` is given), `address`, `family`, `backlog`,
+/// `reuse_port`, `unix`, `unix_mode`, `processes`,
 /// `max_restarts`, `tls` / `tls(pem, cert, key, client_ca, alpn, sni)`, `max_buffer_size`,
 /// `read_chunk_size`, `max_connections`, `idle_timeout`, `handshake_timeout`, `max_handshakes`,
 /// `shutdown_timeout`, `drain_delay`, `upgrade_timeout`, `pid_file`, `runtime`,
@@ -383,17 +413,19 @@ pub fn tcp_server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Then Tornado's `HTTPServer` options, under Tornado's names. With `state`, the request
 /// handler takes the state after the request: `async fn handle(request: Request<Body>,
 /// state: &State) -> Response<String>`.
-/// Every key is optional except `port`, a key left out keeps the runtime's default, and
-/// every key can be overridden when the program starts with the flag in the last column
-/// (or its environment variable, `TCPSERVER_UPPER_SNAKE_FLAG`).
+/// Every key is optional except `port` (or `unix`), a key left out keeps the runtime's
+/// default, and every key can be overridden when the program starts with the flag in the
+/// last column (or its environment variable, `TCPSERVER_UPPER_SNAKE_FLAG`).
 ///
 /// | key | value | default | flag |
 /// |---|---|---|---|
-/// | `port` | integer, 0 to 65535; 0 picks a free port | required | `--port` |
+/// | `port` | integer, 0 to 65535; 0 picks a free port | required, unless `unix` is given | `--port` |
 /// | `address` | string: an IP address or a host name | all interfaces | `--address` |
 /// | `family` | `"unspec"`, `"ipv4"` or `"ipv6"` | `"unspec"` | `--family` |
 /// | `backlog` | integer | 128 | `--backlog` |
 /// | `reuse_port` | `true` or `false` | `false` | `--reuse-port` |
+/// | `unix` | string, a path (`"@name"`: a Linux abstract socket): a Unix socket to serve HTTP on too, or alone without `port` (`curl --unix-socket PATH`, nginx's `proxy_pass http://unix:PATH`) | none | `--unix` |
+/// | `unix_mode` | integer written in octal (`0o660`), or a string (`"0660"`) | `0o600` | `--unix-mode` |
 /// | `processes` | integer; 0 means one per CPU | 1 (no fork) | `--processes` |
 /// | `max_restarts` | integer | 100 | `--max-restarts` |
 /// | `tls` | `"chain-and-key.pem"`, or `tls(cert = "..", key = "..", client_ca = "..", alpn = [..], sni = [..])` | plain HTTP | `--tls`, `--tls-cert`, `--tls-key`, `--tls-client-ca`, `--tls-alpn`, `--tls-sni` |

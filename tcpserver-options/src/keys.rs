@@ -22,6 +22,10 @@ pub enum Id {
     Backlog,
     /// `reuse_port`
     ReusePort,
+    /// `unix`
+    Unix,
+    /// `unix_mode`
+    UnixMode,
     /// `processes`
     Processes,
     /// `max_restarts`
@@ -107,7 +111,7 @@ pub enum Id {
 /// The part of the server an option configures: one builder of the runtime each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
-    /// Where to listen: port, address, family, backlog, `SO_REUSEPORT`.
+    /// Where to listen: port, address, family, backlog, `SO_REUSEPORT`, a Unix socket.
     Bind,
     /// The `TcpServer` and its streams: buffers, connection cap, TLS handshakes.
     Server,
@@ -153,6 +157,9 @@ pub enum Kind {
     SocketAddress,
     /// A file path.
     File,
+    /// File permission bits, written in octal (a Unix socket's mode): `0o660` in the
+    /// attribute, `660`, `0660` or `0o660` on the command line; at most `0o777`.
+    Mode,
     /// One of a few words.
     Choice(&'static [Choice]),
     /// IP addresses: an array in the attribute, comma-separated on the command line.
@@ -242,6 +249,7 @@ impl Key {
             (Id::Port, _) => "PORT",
             (Id::Address, _) => "ADDR",
             (Id::TlsPem, _) => "PEM",
+            (Id::Unix, _) => "PATH",
             (_, Kind::Integer { .. }) => "N",
             (_, Kind::Size) => "BYTES",
             (_, Kind::Duration(_)) => "SECS",
@@ -256,6 +264,7 @@ impl Key {
                 | Kind::Type,
             ) => "TEXT",
             (_, Kind::File) => "FILE",
+            (_, Kind::Mode) => "MODE",
             (_, Kind::SocketAddress) => "ADDR:PORT",
             (_, Kind::Choice(_)) => "WORD",
             (_, Kind::IpList) => "IP,IP",
@@ -436,7 +445,8 @@ pub static KEYS: &[Key] = &[
         },
         "port = 8888",
         "TCP port to listen on (0: a free port, logged at start-up)",
-    ),
+    )
+    .unset("none: only the Unix socket"),
     row(
         Id::Address,
         "address",
@@ -479,6 +489,27 @@ pub static KEYS: &[Key] = &[
         "reuse_port = true",
         "Set SO_REUSEPORT; with several processes each worker binds its own socket",
     ),
+    row(
+        Id::Unix,
+        "unix",
+        "unix",
+        Group::Bind,
+        Kind::File,
+        r#"unix = "/run/app.sock""#,
+        "Also listen on a Unix socket at this path (a stale socket file there is replaced; @NAME is a Linux abstract socket)",
+    )
+    .unset("none")
+    .aliases(&["unix_socket", "socket", "uds", "unix_path", "bind_unix_socket"]),
+    row(
+        Id::UnixMode,
+        "unix_mode",
+        "unix-mode",
+        Group::Bind,
+        Kind::Mode,
+        "unix_mode = 0o660",
+        "Permissions of the Unix socket file, in octal",
+    )
+    .aliases(&["mode", "socket_mode", "unix_permissions"]),
     row(
         Id::Processes,
         "processes",

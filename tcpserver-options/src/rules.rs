@@ -124,9 +124,63 @@ pub fn check(set: &dyn Fn(Id) -> Option<Value>, style: Style) -> Vec<Violation> 
         }
     }
 
+    unix(set, style, &name, &mut blame);
     tls(set, style, &name, &mut blame);
     broken.sort_by_key(|v| crate::keys::KEYS.iter().position(|k| k.id == v.at));
     broken
+}
+
+/// A Unix socket: its mode needs it; without a TCP port, the TCP bind options mean nothing.
+fn unix(
+    set: &dyn Fn(Id) -> Option<Value>,
+    style: Style,
+    name: &dyn Fn(Id) -> String,
+    blame: &mut dyn FnMut(Id, String),
+) {
+    if set(Id::UnixMode).is_some() && set(Id::Unix).is_none() {
+        blame(
+            Id::UnixMode,
+            match style {
+                Style::Attribute => concat!(
+                    "`unix_mode` is the mode of the Unix socket file, and there is no `unix`; ",
+                    "add `unix = \"/run/app.sock\"`, or remove `unix_mode`"
+                )
+                .to_owned(),
+                Style::Flags => concat!(
+                    "--unix-mode is the mode of the Unix socket file, and there is no --unix; ",
+                    "add --unix PATH, or leave out --unix-mode"
+                )
+                .to_owned(),
+            },
+        );
+    }
+    if set(Id::Port).is_some() || set(Id::Unix).is_none() {
+        return;
+    }
+    let given = [
+        (Id::Address, set(Id::Address).is_some()),
+        (
+            Id::Family,
+            set(Id::Family).is_some_and(|f| f.choice().name != "unspec"),
+        ),
+        (Id::ReusePort, set(Id::ReusePort).is_some_and(|r| r.bool())),
+    ];
+    for (id, _) in given.into_iter().filter(|(_, given)| *given) {
+        let what = name(id);
+        blame(
+            id,
+            match style {
+                Style::Attribute => format!(
+                    "{what} is for the TCP port, and there is none (only `unix`); \
+                     add `port = 8888`, or remove {what}"
+                ),
+                Style::Flags => format!(
+                    "{what} is for the TCP port, and this server has none (only its Unix \
+                     socket); add --port PORT, or leave out {what}"
+                ),
+            },
+        );
+    }
 }
 
 /// The server's own certificate: one PEM, or a chain and its key; the client CA and ALPN
@@ -312,6 +366,43 @@ mod tests {
         assert!(
             check_both(&[(Id::ProxyProtocol, "any"), (Id::ProxyTrusted, "10.0.0.0/8")]).is_empty()
         );
+    }
+
+    #[test]
+    fn unix_socket_options() {
+        let broken = check_both(&[(Id::UnixMode, "660")]);
+        assert_eq!(broken[0].0, Id::UnixMode);
+        assert!(
+            broken[0].1.contains("add `unix = \"/run/app.sock\"`"),
+            "{}",
+            broken[0].1
+        );
+        assert!(broken[0].2.contains("add --unix PATH"), "{}", broken[0].2);
+        assert!(check_both(&[(Id::Unix, "/run/a.sock"), (Id::UnixMode, "660")]).is_empty());
+        // Only a Unix socket: the TCP options mean nothing.
+        let only_unix = |more: &[(Id, &str)]| {
+            let mut all = vec![(Id::Unix, "/run/a.sock")];
+            all.extend_from_slice(more);
+            check_both(&all)
+        };
+        let broken = only_unix(&[
+            (Id::Address, "127.0.0.1"),
+            (Id::Family, "ipv4"),
+            (Id::ReusePort, "true"),
+        ]);
+        let blamed: Vec<Id> = broken.iter().map(|b| b.0).collect();
+        assert_eq!(blamed, [Id::Address, Id::Family, Id::ReusePort]);
+        assert!(
+            broken[0]
+                .1
+                .starts_with("`address` is for the TCP port, and there is none"),
+            "{}",
+            broken[0].1
+        );
+        assert!(broken[0].2.contains("add --port PORT"), "{}", broken[0].2);
+        // Their defaults are fine, and so is all of it beside a port.
+        assert!(only_unix(&[(Id::Family, "unspec"), (Id::ReusePort, "false")]).is_empty());
+        assert!(only_unix(&[(Id::Port, "0"), (Id::Address, "127.0.0.1")]).is_empty());
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum Value {
     /// [`Kind::Text`], [`Kind::File`], [`Kind::Path`] and [`Kind::SocketAddress`] (written
     /// back in its canonical form).
     Text(String),
+    /// [`Kind::Mode`]: permission bits.
+    Mode(u32),
     /// [`Kind::Choice`].
     Choice(&'static Choice),
     /// [`Kind::IpList`].
@@ -89,6 +91,14 @@ impl Value {
         }
     }
 
+    /// The bits of a [`Mode`](Value::Mode).
+    pub fn mode(&self) -> u32 {
+        match self {
+            Value::Mode(m) => *m,
+            other => mismatch("a mode", other),
+        }
+    }
+
     /// The word of a [`Choice`](Value::Choice).
     pub fn choice(&self) -> &'static Choice {
         match self {
@@ -140,6 +150,7 @@ impl Value {
             | Kind::Type => Ok(Value::Text(text.to_owned())),
             Kind::File if text.trim().is_empty() => Err("expected a file path".to_owned()),
             Kind::File => Ok(Value::Text(text.to_owned())),
+            Kind::Mode => parse_mode(text).map(Value::Mode),
             Kind::SocketAddress => parse_socket_address(text).map(|a| Value::Text(a.to_string())),
             Kind::Choice(choices) => choices
                 .iter()
@@ -190,6 +201,7 @@ impl fmt::Display for Value {
             Value::Duration(None) => f.write_str("0"),
             Value::Bool(b) => b.fmt(f),
             Value::Text(t) => f.write_str(t),
+            Value::Mode(m) => write!(f, "{m:04o}"),
             Value::Choice(c) => f.write_str(c.flag),
             Value::IpList(ips) => join(f, ips),
             Value::Networks(networks) => {
@@ -246,6 +258,30 @@ pub fn check_size(bytes: u64) -> Result<u64, String> {
             Err("is too large: at most 4294967295 bytes (just under 4 GiB)".to_owned())
         }
         n => Ok(n),
+    }
+}
+
+/// File permission bits written in octal, as `chmod` takes them: `660`, `0660` or `0o660`,
+/// at most `777`.
+///
+/// # Errors
+///
+/// Says why `text` is not one.
+pub fn parse_mode(text: &str) -> Result<u32, String> {
+    let text = text.trim();
+    let digits = text
+        .strip_prefix("0o")
+        .or_else(|| text.strip_prefix("0O"))
+        .unwrap_or(text);
+    let octal = !digits.is_empty() && digits.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if octal && mode <= 0o777 => Ok(mode),
+        _ if octal => Err(format!(
+            "`{text}` is out of range: permission bits go up to 777 (octal)"
+        )),
+        _ => Err(format!(
+            "`{text}` is not a mode: expected permission bits in octal, such as 600, 0660 or 0o660"
+        )),
     }
 }
 
@@ -428,6 +464,26 @@ mod tests {
         let e = parse(Id::ProxyTrusted, "10.0.0.1/8").unwrap_err();
         assert!(e.contains("write the network's first address"), "{e}");
         assert!(parse(Id::Xheaders, "yes").is_err());
+    }
+
+    #[test]
+    fn modes_are_octal() {
+        for text in ["660", "0660", "0o660", " 0O660 "] {
+            assert_eq!(parse(Id::UnixMode, text), Ok(Value::Mode(0o660)), "{text}");
+        }
+        assert_eq!(parse(Id::UnixMode, "0").unwrap().to_string(), "0000");
+        assert_eq!(Value::Mode(0o600).to_string(), "0600");
+        assert!(
+            parse(Id::UnixMode, "1777")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        for bad in ["", "8", "rw-", "+600", "0x1a4", "-1"] {
+            assert!(
+                parse(Id::UnixMode, bad).unwrap_err().contains("not a mode"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

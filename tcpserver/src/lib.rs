@@ -45,6 +45,13 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
+// One clear error instead of a page of missing `nix` items (README, "Platforms").
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "tcpserver builds only on Linux: its supervisor uses signalfd and prctl, and it reads /proc \
+     (see the README's Platforms section)"
+);
+
 #[cfg(feature = "codec")]
 pub mod codec;
 pub mod error;

@@ -232,6 +232,17 @@ impl RawConn {
         std::mem::take(&mut self.buf)
     }
 
+    /// How long the server takes to close the connection (with nothing more to read);
+    /// panics if it does not within 10 s.
+    pub async fn time_to_close(&mut self) -> Duration {
+        let start = std::time::Instant::now();
+        assert!(
+            self.closed_within(Duration::from_secs(10)).await,
+            "not closed"
+        );
+        start.elapsed()
+    }
+
     /// True if the server closes the connection (with nothing more to read) within `d`.
     pub async fn closed_within(&mut self, d: Duration) -> bool {
         match timeout(d, self.read_to_end()).await {

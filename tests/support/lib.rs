@@ -13,12 +13,16 @@ pub mod python;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// A blocking line client with timeouts, for tests that talk to a server process.
+/// A blocking line client with timeouts, for tests that talk to a server process: over
+/// TCP, or over a Unix socket.
 #[derive(Debug)]
-pub struct LineClient {
-    reader: BufReader<TcpStream>,
+pub struct LineClient<S = TcpStream> {
+    reader: BufReader<S>,
 }
 
 impl LineClient {
@@ -31,7 +35,29 @@ impl LineClient {
             reader: BufReader::new(stream),
         })
     }
+}
 
+impl LineClient<UnixStream> {
+    /// Connects to the Unix socket at `path` (`@name`: a Linux abstract socket), with a
+    /// 10 s timeout on every operation.
+    pub fn connect_unix(path: &Path) -> std::io::Result<Self> {
+        let stream = match path.to_str().and_then(|p| p.strip_prefix('@')) {
+            Some(name) => {
+                use std::os::linux::net::SocketAddrExt;
+                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+                UnixStream::connect_addr(&addr)?
+            }
+            None => UnixStream::connect(path)?,
+        };
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+        Ok(LineClient {
+            reader: BufReader::new(stream),
+        })
+    }
+}
+
+impl<S: Read + Write> LineClient<S> {
     /// Sends `line` plus a newline.
     pub fn send(&mut self, line: &str) -> std::io::Result<()> {
         let stream = self.reader.get_mut();
@@ -54,7 +80,9 @@ impl LineClient {
         self.recv()?
             .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))
     }
+}
 
+impl LineClient {
     /// True if the server closed the connection (EOF or reset) within `timeout`.
     pub fn closed_within(&mut self, timeout: Duration) -> bool {
         let _ = self.reader.get_ref().set_read_timeout(Some(timeout));
@@ -75,6 +103,22 @@ impl LineClient {
     }
 }
 
+/// `curl --silent --show-error --max-time 20 ARGS...`: what it printed. Panics, with
+/// curl's own message, if it fails.
+pub fn curl(args: &[&str]) -> String {
+    let out = std::process::Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Polls `condition` every 10 ms until it holds or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -86,5 +130,44 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
             return false;
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A directory of its own under the system's temporary directory, removed when dropped.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new empty directory, named after `tag`, this process and a counter.
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "tcpserver-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `contents` to `name` in the directory (replacing the file in one step, as a
+    /// certificate renewal tool does) and returns its path.
+    pub fn write(&self, name: &str, contents: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        let tmp = self.0.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, contents).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -25,7 +25,8 @@ use value::Spanned;
 /// The attribute, validated. Keys left out are absent: their defaults live in the runtime
 /// crate, not here.
 pub(crate) struct Config {
-    pub(crate) port: Spanned<u64>,
+    /// `None`: only a Unix socket (`unix` is given then).
+    pub(crate) port: Option<Spanned<u64>>,
     /// Every other key given (the sub-keys of `tls(...)` included), in table order.
     pub(crate) settings: Vec<Setting>,
     pub(crate) crate_path: Option<syn::Path>,
@@ -164,15 +165,16 @@ pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
         ));
     }
     errors.finish()?;
-    let Some(port) = port else {
+    if port.is_none() && !settings.iter().any(|s| s.key.id == Id::Unix) {
         return Err(syn::Error::new(
             Span::call_site(),
             format!(
-                "`port` is missing: every server needs one; write `{}`",
+                "`port` is missing: every server needs one; write `{}` (or `unix = \"/run/app.sock\"` \
+                 for a Unix socket)",
                 kind.minimal()
             ),
         ));
-    };
+    }
     settings.sort_by_key(|s| table_position(s.key.id));
     let config = Config {
         port,
@@ -183,7 +185,10 @@ pub(crate) fn config(args: Vec<Arg>, kind: Kind) -> syn::Result<Config> {
     };
     // The runtime checks its flags with these same rules.
     let mut errors = Errors::default();
-    let lookup = |id| config.get(id).map(|s| s.value.value.clone());
+    let lookup = |id| match (id, &config.port) {
+        (Id::Port, Some(port)) => Some(Value::Integer(port.value)),
+        _ => config.get(id).map(|s| s.value.value.clone()),
+    };
     for broken in rules::check(&lookup, Style::Attribute) {
         let at = config.get(broken.at).map(|s| &s.value);
         errors.push(match at {
@@ -342,7 +347,7 @@ mod tests {
     #[test]
     fn only_port() {
         let config = build(quote!(port = 8888)).unwrap();
-        assert_eq!(config.port.value, 8888);
+        assert_eq!(config.port.map(|p| p.value), Some(8888));
         assert!(config.settings.is_empty() && config.crate_path.is_none());
     }
 
@@ -406,12 +411,55 @@ mod tests {
     }
 
     #[test]
+    fn unix_sockets() {
+        let config = build(quote!(unix = "/run/app.sock", unix_mode = "0660")).unwrap();
+        assert!(config.port.is_none());
+        assert_eq!(value(&config, Id::UnixMode), Value::Mode(0o660));
+        let config = build(quote!(port = 1, unix = "\0abstract", unix_mode = 0o600)).unwrap();
+        assert_eq!(value(&config, Id::UnixMode), Value::Mode(0o600));
+        for (attribute, expected) in [
+            (
+                quote!(unix = "/a.sock", unix_mode = 660),
+                "`unix_mode` is written in octal, as `chmod` takes it: `unix_mode = 0o660`",
+            ),
+            (
+                quote!(unix = "/a.sock", unix_mode = 0o1777),
+                "`unix_mode`: `1777` is out of range",
+            ),
+            (
+                quote!(unix = "/a.sock", unix_mode = "rw"),
+                "`unix_mode`: `rw` is not a mode",
+            ),
+            (
+                quote!(unix = "/a.sock", unix_mode = true),
+                "`unix_mode`: expects a mode in octal; write `unix_mode = 0o660`",
+            ),
+            (
+                quote!(unix = ""),
+                "`unix` expects a file path, not an empty string",
+            ),
+            (
+                quote!(port = 1, unix_mode = 0o600),
+                "`unix_mode` is the mode of the Unix socket file, and there is no `unix`",
+            ),
+            (
+                quote!(unix = "/a.sock", address = "127.0.0.1"),
+                "`address` is for the TCP port, and there is none (only `unix`)",
+            ),
+        ] {
+            let e = error(attribute.clone());
+            assert!(e.contains(expected), "{attribute}: {e}");
+        }
+    }
+
+    #[test]
     fn missing_port() {
         assert!(error(quote!()).contains("`port` is missing"));
         assert!(error(quote!(address = "x")).contains("`port` is missing"));
         assert_eq!(
             error_as(Kind::Http, quote!(xheaders = true)),
-            "`port` is missing: every server needs one; write `#[http_server(port = 8080)]`"
+            "`port` is missing: every server needs one; write `#[http_server(port = 8080)]` \
+             (or `unix = \"/run/app.sock\"` for a Unix socket)"
         );
     }
 

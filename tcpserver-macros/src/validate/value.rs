@@ -95,6 +95,7 @@ pub(crate) fn read(key: &Key, expr: &Expr) -> syn::Result<Spanned<Value>> {
         Kind::Bool => Value::Bool(boolean(key, expr)?.value),
         Kind::Text => Value::Text(string(key, expr)?.value),
         Kind::File => Value::Text(file(key, expr)?.value),
+        Kind::Mode => Value::Mode(mode(key, expr)?.value),
         Kind::SocketAddress => Value::Text(socket_address(key, expr)?.value),
         Kind::Choice(choices) => Value::Choice(choice(key, expr, choices)?.value),
         Kind::IpList => Value::IpList(ip_addresses(key, expr)?.value),
@@ -224,6 +225,38 @@ pub(crate) fn file(key: &Key, expr: &Expr) -> syn::Result<Spanned<String>> {
         )));
     }
     Ok(path)
+}
+
+/// Permission bits: an integer literal written in octal (`0o660`; a decimal `660` would
+/// be other bits than it looks), or a string in the command line's grammar (`"0660"`).
+fn mode(key: &Key, expr: &Expr) -> syn::Result<Spanned<u32>> {
+    let name = key.name;
+    let parsed = match shape(expr) {
+        Shape::Lit(Lit::Int(int)) => {
+            let written = int.to_string();
+            let octal = written.starts_with("0o") || int.base10_digits() == "0";
+            if !octal {
+                return Err(error(
+                    expr,
+                    format!(
+                        "`{name}` is written in octal, as `chmod` takes it: `{name} = 0o{}` \
+                         (the decimal {} is another mode)",
+                        int.base10_digits(),
+                        int.base10_digits()
+                    ),
+                ));
+            }
+            option_value::parse_mode(&format!(
+                "{:o}",
+                int.base10_parse::<u64>().unwrap_or(u64::MAX)
+            ))
+        }
+        Shape::Lit(Lit::Str(s)) => option_value::parse_mode(&s.value()),
+        _ => Err(format!("expects a mode in octal; write `{}`", key.example)),
+    };
+    parsed
+        .map(|mode| Spanned::new(mode, expr))
+        .map_err(|e| error(expr, format!("`{name}`: {e}")))
 }
 
 /// An IP address and port in a string.

@@ -67,7 +67,7 @@ impl BodyLimits {
         self.max_body_size
     }
 
-    /// How long reading the body may take, from the end of the request head.
+    /// How long reading the body may take, counted from the handler's first read of it.
     pub fn body_timeout(&self) -> Option<Duration> {
         self.body_timeout
     }
@@ -296,9 +296,12 @@ pub(crate) struct Streaming {
     /// What is left of a piece longer than `chunk_size`.
     pending: Bytes,
     inflater: Option<Box<Inflater>>,
-    /// When the request head was received; the body timeout counts from here.
-    head_at: Instant,
+    /// When `body_timeout` runs out: set at the first read (Tornado starts the clock when
+    /// it starts reading the body, after `headers_received`).
     deadline: Option<Pin<Box<Sleep>>>,
+    /// Past the deadline, a read that found nothing ready has yielded once, so that the
+    /// connection could read what the kernel already holds; the next such read fails.
+    last_chance: bool,
     started: bool,
     done: bool,
     slot: Arc<FailureSlot>,
@@ -322,8 +325,8 @@ impl Streaming {
             inflated: 0,
             pending: Bytes::new(),
             inflater: gzip.then(|| Box::new(Inflater::new())),
-            head_at: Instant::now(),
             deadline: None,
+            last_chance: false,
             started: false,
             done: false,
             slot,
@@ -380,19 +383,34 @@ impl Streaming {
                 return self.fail(Failure::TooLarge, "Content-Length too long");
             }
             if let Some(timeout) = self.limits.body_timeout {
-                self.deadline = Some(Box::pin(tokio::time::sleep_until(self.head_at + timeout)));
+                self.deadline = Some(Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
             }
         }
-        if let Some(deadline) = &mut self.deadline
-            && deadline.as_mut().poll(cx).is_ready()
-        {
-            return self.fail(Failure::Timeout, "body timeout");
-        }
-        if self.inflater.is_some() {
+        // What has arrived is handed out whatever the time: the deadline only ends a wait.
+        let polled = if self.inflater.is_some() {
             self.poll_inflated(cx)
         } else {
             self.poll_raw(cx)
+        };
+        if polled.is_ready() {
+            self.last_chance = false;
+            return polled;
         }
+        let expired = self
+            .deadline
+            .as_mut()
+            .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+        if !expired {
+            return Poll::Pending;
+        }
+        if self.last_chance {
+            return self.fail(Failure::Timeout, "body timeout");
+        }
+        // hyper reads the socket for a body only once asked (this poll asked): one more
+        // turn lets it hand over bytes that have already arrived.
+        self.last_chance = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// The next frame from the client, with the received bytes counted against the limit.

@@ -23,6 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::body::{BodyLimits, Failure, FailureSlot, Streaming};
 use super::handler::{BoxError, Handler};
 use super::idle::{IdleClock, ResponseBody};
+use super::length::{self, Counter, Declared};
 use super::{Body, HttpOptions, Protocol, RequestContext, upgrade, xheaders};
 use crate::error::Chain;
 use crate::iostream::ShutdownSignal;
@@ -307,6 +308,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
         self.clock.request_started();
         let started = metrics::enabled().then(Instant::now);
         let (mut head, incoming) = request.into_parts();
+        let head_request = head.method == http::Method::HEAD;
         let options = &self.config.options;
         let context = if options.xheaders {
             xheaders::apply(
@@ -365,6 +367,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
             started,
             last: self.shutdown.is_requested(),
             upgrade,
+            head_request,
         }
     }
 }
@@ -494,6 +497,8 @@ pin_project_lite::pin_project! {
             last: bool,
             // For an upgrade request, where to say whether the answer switched protocols.
             upgrade: Option<Arc<upgrade::Decision>>,
+            // The request was `HEAD`: the response's `Content-Length` describes no body.
+            head_request: bool,
         },
         Ready {
             status: Option<StatusCode>,
@@ -506,6 +511,7 @@ pin_project_lite::pin_project! {
 impl<F, B> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, BoxError>>,
+    B: HttpBody,
 {
     type Output = Result<Response<ResponseBody<B>>, Abort>;
 
@@ -528,6 +534,7 @@ where
                 started,
                 last,
                 upgrade,
+                head_request,
             } => {
                 let result = ready!(inner.poll(cx));
                 // Whatever the answer, it is decided now (and 101 only from the handler).
@@ -560,12 +567,23 @@ where
                 }
                 let response = match result {
                     Ok(mut response) => {
+                        let counter = match length::check(&response, *head_request) {
+                            Ok(Declared::Nothing) => None,
+                            Ok(Declared::Stream(declared)) => {
+                                Some(Counter::new(declared, *remote_ip))
+                            }
+                            Err(message) => {
+                                // Tornado's HTTPOutputError: closed, nothing sent.
+                                length::refused(*remote_ip, &message);
+                                return Poll::Ready(Err(Abort("invalid Content-Length")));
+                            }
+                        };
                         if *last {
                             response
                                 .headers_mut()
                                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
                         }
-                        response.map(|body| ResponseBody::handler(body, clock))
+                        response.map(|body| ResponseBody::handler(body, clock, counter))
                     }
                     Err(e) => {
                         tracing::error!("error in request handler for {remote_ip}: {}", Chain(&*e));

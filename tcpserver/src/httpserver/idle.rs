@@ -21,6 +21,7 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::time::Instant;
 
 use super::handler::BoxError;
+use super::length::Counter;
 
 /// When a connection started waiting for a request head, if it is waiting. Only touched
 /// from the connection's own task; atomics because the task may move between threads.
@@ -101,14 +102,17 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Either<B, Empty<Bytes>>,
         finish: FinishOnDrop,
+        // A stream held to the handler's `Content-Length` (see `length`).
+        length: Option<Counter>,
     }
 }
 
 impl<B> ResponseBody<B> {
-    pub(crate) fn handler(body: B, clock: Arc<IdleClock>) -> Self {
+    pub(crate) fn handler(body: B, clock: Arc<IdleClock>, length: Option<Counter>) -> Self {
         ResponseBody {
             inner: Either::Left(body),
             finish: FinishOnDrop(clock),
+            length,
         }
     }
 
@@ -116,6 +120,7 @@ impl<B> ResponseBody<B> {
         ResponseBody {
             inner: Either::Right(Empty::new()),
             finish: FinishOnDrop(clock),
+            length: None,
         }
     }
 }
@@ -131,7 +136,20 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.project().inner.poll_frame(cx)
+        let this = self.project();
+        let frame = std::task::ready!(this.inner.poll_frame(cx));
+        if let Some(counter) = this.length {
+            // An error here makes hyper close the connection without sending the piece.
+            let checked = match &frame {
+                Some(Ok(frame)) => frame.data_ref().map_or(Ok(()), |d| counter.piece(d.len())),
+                None => counter.end(),
+                Some(Err(_)) => Ok(()),
+            };
+            if let Err(message) = checked {
+                return Poll::Ready(Some(Err(message.into())));
+            }
+        }
+        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {

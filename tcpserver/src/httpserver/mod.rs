@@ -27,6 +27,7 @@
 //! | no complete head within `idle_connection_timeout` | close, no response |
 //! | body not read within `body_timeout` | close, no response |
 //! | the handler returns an error | `500`, then close |
+//! | the handler's `Content-Length` is not a number, or not its body's length | close, nothing sent (a stream: cut where it goes past the length or ends short of it); logged |
 //!
 //! The stream option `max_buffer_size` (of the [`TcpServer`] or
 //! [`Launcher`](crate::Launcher)) is the default `max_body_size`, as in Tornado; hyper's
@@ -74,6 +75,7 @@ mod decompress;
 mod delegate;
 mod handler;
 mod idle;
+mod length;
 mod options;
 pub mod upgrade;
 mod xheaders;

@@ -173,8 +173,11 @@ impl HttpOptions {
         self
     }
 
-    /// How long reading one request body may take, counted from the end of its head
-    /// (default: no limit). Past it the connection is closed without a response.
+    /// How long reading one request body may take (default: no limit), counted from the
+    /// handler's first read of the body, as Tornado counts from the start of its body read
+    /// (time spent before, in `headers_received` say, does not count). Past it, a read
+    /// that would wait for more fails and the connection is closed without a response;
+    /// bytes that have already arrived are still handed over.
     pub fn body_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.body_timeout = timeout.into();
         self

@@ -22,6 +22,9 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 ///   not a `trusted` proxy (the left-most one if all are), if valid; else the peer's.
 /// - Scheme: the last comma-separated item of `X-Scheme`, else of `X-Forwarded-Proto`,
 ///   if it is exactly `http` or `https`; else the connection's.
+///
+/// Repeated lines of a header read as one comma-separated list, as Tornado joins them
+/// (so two `X-Real-Ip` lines name no address).
 pub(crate) fn apply(
     headers: &HeaderMap,
     conn: RequestContext,
@@ -66,9 +69,10 @@ fn forwarded_for(headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
 }
 
 fn scheme(headers: &HeaderMap) -> Option<Protocol> {
-    let value = headers
-        .get(&X_SCHEME)
-        .or_else(|| headers.get(&X_FORWARDED_PROTO))?;
+    // Tornado joins repeated lines with `,` and takes the last item: the last item of the
+    // last line.
+    let last_line = |name| headers.get_all(name).iter().next_back();
+    let value = last_line(&X_SCHEME).or_else(|| last_line(&X_FORWARDED_PROTO))?;
     let last = value.as_bytes().rsplit(|&b| b == b',').next()?;
     Protocol::from_bytes(last.trim_ascii())
 }
@@ -156,6 +160,18 @@ mod tests {
         assert_eq!(proto(&[("X-Forwarded-Proto", "HTTPS")]), "http");
         assert_eq!(
             proto(&[("X-Scheme", "http"), ("X-Forwarded-Proto", "https")]),
+            "http"
+        );
+        // Repeated lines are one list: `http,https`.
+        assert_eq!(
+            proto(&[("X-Scheme", "http"), ("X-Scheme", "https")]),
+            "https"
+        );
+        assert_eq!(
+            proto(&[
+                ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Proto", "http")
+            ]),
             "http"
         );
     }

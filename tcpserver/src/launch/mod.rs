@@ -85,7 +85,8 @@ type AfterServe = Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<
 /// environment, which wins over the setter. Each setter's documentation names its flag
 /// and its default.
 /// The setters come in groups: where to listen (`port`, `address`, `family`, `backlog`,
-/// `reuse_port`), the server and its streams (`max_buffer_size`, `read_chunk_size`,
+/// `reuse_port`, `unix`, `unix_mode`; [`new_unix`](Self::new_unix) for a Unix socket
+/// alone), the server and its streams (`max_buffer_size`, `read_chunk_size`,
 /// `max_connections`, `idle_timeout`, `handshake_timeout`, `max_handshakes`), TLS (`tls`,
 /// `tls_cert_key`, `tls_client_ca`, `tls_alpn`, `tls_sni`, `tls_sni_cert_key`), and
 /// processes (`processes`, `max_restarts`, `runtime`, `worker_threads`,
@@ -530,6 +531,8 @@ impl Launcher {
                 Id::Family,
                 Id::Backlog,
                 Id::ReusePort,
+                Id::Unix,
+                Id::UnixMode,
             ]
             .into_iter()
             .filter_map(|id| {
@@ -550,31 +553,42 @@ impl Launcher {
             tracing::info!("serving the {} socket(s) {from}{ignored}", sockets.len());
             return Ok((sockets, admin));
         }
-        if let (Some(workers), true) = (workers, self.bind.reuse_port) {
-            let mut sockets = Vec::new();
-            let mut port = self.bind.port;
-            for worker in 0..workers {
-                let bound = self.bind.bind_reuse_port(port)?;
-                // Port 0: every worker's sockets take the port the first one got.
-                if let Some(Ok(address)) = bound.first().map(std::net::TcpListener::local_addr) {
-                    port = address.port();
+        let mut sockets = Vec::new();
+        match (self.bind.port, workers) {
+            (None, _) => {}
+            (Some(mut port), Some(workers)) if self.bind.reuse_port => {
+                for worker in 0..workers {
+                    let bound = self.bind.bind(port, true)?;
+                    // Port 0: every worker's sockets take the port the first one got.
+                    if let Some(Ok(address)) = bound.first().map(std::net::TcpListener::local_addr)
+                    {
+                        port = address.port();
+                    }
+                    sockets.extend(
+                        bound
+                            .into_iter()
+                            .map(|l| Socket::of_worker(Listener::Tcp(l), worker)),
+                    );
                 }
-                sockets.extend(
-                    bound
-                        .into_iter()
-                        .map(|l| Socket::of_worker(Listener::Tcp(l), worker)),
-                );
             }
-            return Ok((sockets, None));
+            (Some(port), _) => sockets.extend(
+                self.bind
+                    .bind(port, self.bind.reuse_port)?
+                    .into_iter()
+                    .map(|l| Socket::shared(Listener::Tcp(l), upgrade::LISTEN_SOCKET)),
+            ),
         }
-        Ok((
-            self.bind
-                .bind()?
-                .into_iter()
-                .map(|l| Socket::shared(Listener::Tcp(l), upgrade::LISTEN_SOCKET))
-                .collect(),
-            None,
-        ))
+        // Every process serves the Unix socket (`SO_REUSEPORT` is for TCP).
+        if let Some(unix) = self.bind.bind_unix()? {
+            sockets.push(Socket::shared(Listener::Unix(unix), upgrade::UNIX_SOCKET));
+        }
+        if sockets.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "nothing to listen on: give --port PORT or --unix PATH",
+            ));
+        }
+        Ok((sockets, None))
     }
 }
 

@@ -24,6 +24,9 @@ pub(super) const ADMIN_SOCKET: &str = "admin";
 /// The name of the application's sockets the launcher bound itself.
 pub(super) const LISTEN_SOCKET: &str = "listen";
 
+/// The name of the Unix socket the launcher bound itself.
+pub(super) const UNIX_SOCKET: &str = "unix";
+
 const WORKER_SOCKET_PREFIX: &str = "tcpserver-worker-";
 
 /// A listening socket of the application, with its hand-over name and, for
@@ -66,8 +69,9 @@ impl Socket {
 }
 
 /// Names the inherited sockets' workers: when every one of `workers` workers has its own
-/// `tcpserver-worker-N` socket, each is served by its worker again; otherwise (another
-/// worker count, names from systemd) every process serves every socket.
+/// `tcpserver-worker-N` socket (and no other worker's is left over), each is served by its
+/// worker again, and every process serves the other sockets (a Unix socket beside them);
+/// otherwise (another worker count, names from systemd) every process serves every socket.
 pub(super) fn assign_workers(sockets: &mut [Socket], workers: Option<usize>) {
     let index = |s: &Socket| {
         s.name
@@ -76,7 +80,7 @@ pub(super) fn assign_workers(sockets: &mut [Socket], workers: Option<usize>) {
     };
     let per_worker = workers.is_some_and(|n| {
         (0..n).all(|i| sockets.iter().any(|s| index(s) == Some(i)))
-            && sockets.iter().all(|s| index(s).is_some_and(|i| i < n))
+            && sockets.iter().all(|s| index(s).is_none_or(|i| i < n))
     });
     for socket in sockets {
         socket.worker = if per_worker { index(socket) } else { None };
@@ -229,8 +233,11 @@ mod tests {
         // One process serves everything.
         assign_workers(&mut sockets, None);
         assert!(sockets.iter().all(|s| s.served_by(None)));
-        let mut mixed = vec![socket("tcpserver-worker-0"), socket("listen")];
+        // Beside the workers' sockets, a Unix socket every worker serves.
+        let mut mixed = vec![socket("tcpserver-worker-0"), socket("unix")];
         assign_workers(&mut mixed, Some(1));
-        assert!(mixed.iter().all(|s| s.worker.is_none()));
+        assert_eq!(mixed[0].worker, Some(0));
+        assert_eq!(mixed[1].worker, None);
+        assert!(mixed[1].served_by(Some(0)));
     }
 }

@@ -286,7 +286,8 @@ pub fn bind_unix_socket(
         }
     }
     // socket2 treats a leading NUL as a Linux abstract name.
-    let addr = SockAddr::unix(path)?;
+    let addr = SockAddr::unix(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {}: {e}", show_unix(path))))?;
     socket
         .bind(&addr)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {}: {e}", show_unix(path))))?;
@@ -336,7 +337,7 @@ pub enum Listener {
 
 impl Listener {
     /// The local address as log lines show it: `127.0.0.1:8888`, `[::1]:8888`,
-    /// `unix:/run/app.sock`.
+    /// `unix:/run/app.sock`, `unix:@name` (a Linux abstract socket).
     ///
     /// # Examples
     ///
@@ -353,10 +354,15 @@ impl Listener {
                 .local_addr()
                 .map_or_else(|_| "a TCP socket".to_owned(), |a| a.to_string()),
             Listener::Unix(l) => match l.local_addr() {
-                Ok(a) => match a.as_pathname() {
-                    Some(p) => format!("unix:{}", p.display()),
-                    None => "an unnamed Unix socket".to_owned(),
-                },
+                Ok(a) => {
+                    use std::os::linux::net::SocketAddrExt;
+                    match (a.as_pathname(), a.as_abstract_name()) {
+                        (Some(p), _) => format!("unix:{}", p.display()),
+                        // `@name`, as `ss` and systemd write an abstract name.
+                        (_, Some(name)) => format!("unix:@{}", name.escape_ascii()),
+                        _ => "an unnamed Unix socket".to_owned(),
+                    }
+                }
                 Err(_) => "a Unix socket".to_owned(),
             },
         }

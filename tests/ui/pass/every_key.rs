@@ -14,6 +14,8 @@ fn main() {
             family = "ipv4",
             backlog = 1024,
             reuse_port = true,
+            unix = "/run/echo.sock",
+            unix_mode = 0o660,
             processes = 0,
             max_restarts = 10,
             tls = "certs/server.pem",
@@ -76,6 +78,12 @@ fn main() {
             runtime = "multi-thread",
         )]
         async fn quiet(_stream: IoStream, _addr: SocketAddr) {}
+        let _: fn() -> std::process::ExitCode = main;
+    }
+    {
+        // A Unix socket alone (no TCP port), by an abstract name, with its mode as a string.
+        #[tcp_server(unix = "\0echo", unix_mode = "0600", backlog = 64)]
+        async fn local(_stream: IoStream, _addr: SocketAddr) {}
         let _: fn() -> std::process::ExitCode = main;
     }
 }

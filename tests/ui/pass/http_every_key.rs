@@ -13,6 +13,8 @@ fn main() {
             family = "ipv4",
             backlog = 1024,
             reuse_port = true,
+            unix = "/run/hello.sock",
+            unix_mode = 0o600,
             processes = 0,
             max_restarts = 10,
             tls = "certs/server.pem",
@@ -40,9 +42,9 @@ fn main() {
         let _: fn() -> std::process::ExitCode = main;
     }
     {
-        // The other spellings of values, and TLS from separate files.
+        // The other spellings of values, TLS from separate files, a Unix socket alone.
         #[http_server(
-            port = 0,
+            unix = "/run/hello.sock",
             tls(cert = "certs/chain.pem", key = "certs/key.pem", client_ca = "certs/ca.pem"),
             no_keep_alive = false,
             xheaders = true,
