@@ -52,7 +52,8 @@ impl IoStream {
     ///     stream.write(b"OK\n").await?;
     ///     stream = stream.start_tls(&tls).await?;
     /// }
-    /// # Ok(()) }
+    /// let next = stream.read_until(b"\n", Some(1024)).await?;
+    /// # let _ = next; Ok(()) }
     /// ```
     pub async fn start_tls(mut self, config: &TlsConfig) -> Result<IoStream> {
         let (transport, early) = self.take_plain()?;
