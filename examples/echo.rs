@@ -11,8 +11,11 @@ use tcpserver::{IoStream, tcp_server};
 /// A line echo server (Tornado's EchoServer): every line a client sends comes back.
 #[tcp_server(port = 8888)]
 async fn echo(mut stream: IoStream, _addr: SocketAddr) -> tcpserver::Result<()> {
+    // One buffer for all the connection's lines: nothing is allocated per line.
+    let mut line = Vec::new();
     loop {
-        let line = stream.read_until(b"\n", None).await?;
+        line.clear();
+        stream.read_until_into(b"\n", None, &mut line).await?;
         stream.write(&line).await?;
     }
 }

@@ -753,6 +753,109 @@ macro_rules! suite {
                 client.reset(); // RST
                 assert_eq!(within(stream.read_until_close()).await.unwrap(), b"234");
             }
+
+            #[tokio::test]
+            async fn read_until_into_appends_lines_without_buffering() {
+                let (mut stream, mut client) = default_pair().await;
+                let mut out = b"kept:".to_vec();
+                // One line per read: the fast path, which leaves the stream's buffer empty.
+                client.write_all(b"one\n").await.unwrap();
+                let n = within(stream.read_until_into(b"\n", Some(4), &mut out))
+                    .await
+                    .unwrap();
+                assert_eq!((n, &out[..]), (4, &b"kept:one\n"[..]));
+                assert_eq!((stream.buffered(), stream.buffer_capacity()), (0, 0));
+                // Two lines in one read, then a line in two reads.
+                client.write_all(b"two\nthree\nfo").await.unwrap();
+                out.clear();
+                assert_eq!(
+                    within(stream.read_until_into(b"\n", None, &mut out))
+                        .await
+                        .unwrap(),
+                    4
+                );
+                assert_eq!(
+                    within(stream.read_until_into(b"\n", None, &mut out))
+                        .await
+                        .unwrap(),
+                    6
+                );
+                assert_eq!(out, b"two\nthree\n");
+                let read = async {
+                    let mut line = Vec::new();
+                    stream
+                        .read_until_into(b"\n", None, &mut line)
+                        .await
+                        .map(|_| line)
+                };
+                let (line, ()) = tokio::join!(read, async {
+                    sleep(Duration::from_millis(20)).await;
+                    client.write_all(b"ur\n").await.unwrap();
+                });
+                assert_eq!(line.unwrap(), b"four\n");
+                // A two-byte delimiter that arrives split across reads.
+                client.write_all(b"five\r").await.unwrap();
+                let read = async {
+                    let mut line = Vec::new();
+                    stream
+                        .read_until_into(b"\r\n", None, &mut line)
+                        .await
+                        .map(|_| line)
+                };
+                let (line, ()) = tokio::join!(read, async {
+                    sleep(Duration::from_millis(20)).await;
+                    client.write_all(b"\n").await.unwrap();
+                });
+                assert_eq!(line.unwrap(), b"five\r\n");
+            }
+
+            #[tokio::test]
+            async fn read_until_into_keeps_the_max_bytes_rule() {
+                let (mut stream, mut client) = default_pair().await;
+                let mut out = Vec::new();
+                // An exact fit succeeds, on the fast path as in the buffer.
+                client.write_all(b"abcdef").await.unwrap();
+                within(stream.read_until_into(b"def", Some(6), &mut out))
+                    .await
+                    .unwrap();
+                assert_eq!(out, b"abcdef");
+                // One byte over fails, closes the stream, and leaves `out` alone.
+                let logs = LogCapture::start();
+                client.write_all(b"1234567\n").await.unwrap();
+                let err = within(stream.read_until_into(b"\n", Some(7), &mut out))
+                    .await
+                    .unwrap_err();
+                assert!(err.is_unsatisfiable_read() && err.is_closed(), "{err}");
+                assert_eq!(out, b"abcdef");
+                assert!(stream.closed());
+                assert_eq!(logs.lines_with("Unsatisfiable read").len(), 1);
+            }
+
+            #[tokio::test]
+            async fn read_until_into_is_cancel_safe_and_keeps_data_at_close() {
+                let (mut stream, mut client) = default_pair().await;
+                let mut out = Vec::new();
+                client.write_all(b"part").await.unwrap();
+                let cancelled = timeout(
+                    Duration::from_millis(50),
+                    stream.read_until_into(b"\n", None, &mut out),
+                )
+                .await;
+                assert!(cancelled.is_err());
+                assert!(out.is_empty());
+                client.write_all(b"ial\nrest").await.unwrap();
+                within(stream.read_until_into(b"\n", None, &mut out))
+                    .await
+                    .unwrap();
+                assert_eq!(out, b"partial\n");
+                drop(client);
+                let err = within(stream.read_until_into(b"\n", None, &mut out))
+                    .await
+                    .unwrap_err();
+                assert!(err.is_closed());
+                assert_eq!(out, b"partial\n");
+                assert_eq!(within(stream.read_until_close()).await.unwrap(), b"rest");
+            }
         }
     };
 }

@@ -472,10 +472,75 @@ impl IoStream {
         // 2,016 user-space instructions per echo round trip, callgrind).
         let mut scanned = 0;
         loop {
-            if let Some(done) = self.search_delimiter(delimiter, max_bytes, &mut scanned) {
-                return done;
+            if let Some(end) = self.search_delimiter(delimiter, max_bytes, &mut scanned) {
+                return Ok(self.buf.take(end?));
             }
             poll_fn(|cx| self.poll_fill(cx)).await?;
+        }
+    }
+
+    /// [`read_until`](Self::read_until) into a buffer of the caller's: appends the line,
+    /// delimiter included, to `out` and returns its length, with the same `max_bytes`
+    /// rule. A loop that clears and reuses one `out` allocates nothing per line, and a line
+    /// that arrives whole in one read goes from the socket's read straight into `out`,
+    /// never through the stream's buffer: the fastest way to read lines.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_until`](Self::read_until); `out` is then unchanged.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel-safe: `out` is appended to only when the read completes; a
+    /// dropped read leaves what arrived in the stream's buffer, for the next read.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn doc(mut stream: tcpserver::IoStream) -> tcpserver::Result<()> {
+    /// let mut line = Vec::with_capacity(1024);
+    /// loop {
+    ///     line.clear();
+    ///     stream.read_until_into(b"\n", Some(64 * 1024), &mut line).await?;
+    ///     stream.write(&line).await?;
+    /// }
+    /// # }
+    /// ```
+    pub async fn read_until_into(
+        &mut self,
+        delimiter: &[u8],
+        max_bytes: Option<usize>,
+        out: &mut Vec<u8>,
+    ) -> Result<usize> {
+        let mut scanned = 0;
+        loop {
+            if let Some(end) = self.search_delimiter(delimiter, max_bytes, &mut scanned) {
+                let end = end?;
+                out.extend_from_slice(&self.buf.as_slice()[..end]);
+                self.buf.consume(end);
+                return Ok(end);
+            }
+            if !self.buf.is_empty() {
+                poll_fn(|cx| self.poll_fill(cx)).await?;
+                continue;
+            }
+            // Nothing buffered: a read that is exactly one line (the usual request) goes
+            // to `out` at once; anything else is buffered and searched as above.
+            let mut whole_line = |data: &[u8]| {
+                let ends_line = data.ends_with(delimiter)
+                    && find_delimiter(data, delimiter) == Some(data.len() - delimiter.len());
+                let fits = max_bytes.is_none_or(|max| data.len() <= max);
+                if ends_line && fits && !delimiter.is_empty() {
+                    out.extend_from_slice(data);
+                    true
+                } else {
+                    false
+                }
+            };
+            let (n, claimed) = poll_fn(|cx| self.poll_fill_or_claim(cx, &mut whole_line)).await?;
+            if claimed {
+                return Ok(n);
+            }
         }
     }
 
@@ -830,15 +895,15 @@ impl IoStream {
         scanned: &mut usize,
     ) -> Poll<Result<Vec<u8>>> {
         loop {
-            if let Some(done) = self.search_delimiter(delimiter, max_bytes, scanned) {
-                return Poll::Ready(done);
+            if let Some(end) = self.search_delimiter(delimiter, max_bytes, scanned) {
+                return Poll::Ready(end.map(|end| self.buf.take(end)));
             }
             ready!(self.poll_fill(cx))?;
         }
     }
 
-    /// One search of the buffer for `delimiter`: the line (or the error of a line over
-    /// `max_bytes`) if it decides the read, `None` if more data is needed. `scanned`
+    /// One search of the buffer for `delimiter`: where the line ends (or the error of a
+    /// line over `max_bytes`) if it decides the read, `None` if more data is needed. `scanned`
     /// carries what was searched already.
     #[inline]
     fn search_delimiter(
@@ -846,7 +911,7 @@ impl IoStream {
         delimiter: &[u8],
         max_bytes: Option<usize>,
         scanned: &mut usize,
-    ) -> Option<Result<Vec<u8>>> {
+    ) -> Option<Result<usize>> {
         // Everything before `scanned` is known not to start a match, except possibly its
         // last `delimiter.len() - 1` bytes. (No searcher is kept between searches: it
         // would sit in every idle connection's future.)
@@ -867,7 +932,7 @@ impl IoStream {
                     self.unsatisfiable(&DelimiterName::Bytes(delimiter), max)
                 ));
             }
-            return Some(Ok(self.buf.take(end)));
+            return Some(Ok(end));
         }
         *scanned = data.len();
         if let Some(max) = max_bytes.filter(|&max| *scanned > max) {
@@ -1058,6 +1123,18 @@ impl IoStream {
     /// Reads one chunk into the buffer; returns the byte count. Fails, leaving the buffer
     /// as it is, once the stream can deliver nothing more.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize>> {
+        self.poll_fill_or_claim(cx, |_| false).map_ok(|(n, _)| n)
+    }
+
+    /// [`poll_fill`](Self::poll_fill), except that when the buffer was empty, `claim` sees
+    /// the bytes read first and may take them (returns true): they are then not buffered.
+    /// Returns the byte count and whether `claim` took them.
+    #[inline]
+    fn poll_fill_or_claim(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut claim: impl FnMut(&[u8]) -> bool,
+    ) -> Poll<Result<(usize, bool)>> {
         if let Some(err) = self.read_closed_error() {
             return Poll::Ready(Err(err));
         }
@@ -1070,28 +1147,32 @@ impl IoStream {
                 }
                 let mut rb = ReadBuf::new(&mut scratch[..chunk]);
                 let res = ready!(Pin::new(transport).poll_read(cx, &mut rb));
-                buf.extend(rb.filled());
-                Poll::Ready(res.map(|()| rb.filled().len()))
+                let data = rb.filled();
+                let claimed = !data.is_empty() && claim(data);
+                if !claimed {
+                    buf.extend(data);
+                }
+                Poll::Ready(res.map(|()| (data.len(), claimed)))
             })
         } else {
             let mut rb = ReadBuf::new(&mut self.buf.spare_mut(chunk)[..chunk]);
             let res = ready!(Pin::new(&mut self.transport).poll_read(cx, &mut rb));
             let n = rb.filled().len();
             self.buf.commit(n);
-            Poll::Ready(res.map(|()| n))
+            Poll::Ready(res.map(|()| (n, false)))
         };
         Poll::Ready(match ready!(read) {
-            Ok(0) => {
+            Ok((0, _)) => {
                 self.set_read_eof();
                 Err(Error::closed(None))
             }
-            Ok(n) => {
+            Ok((n, claimed)) => {
                 metrics::add(metrics::RECEIVED, n as u64);
                 self.touch();
                 if self.buf.len() > self.options.max_buffer_size {
                     Err(self.buffer_full())
                 } else {
-                    Ok(n)
+                    Ok((n, claimed))
                 }
             }
             Err(e) if self.is_ragged_eof(&e) => {

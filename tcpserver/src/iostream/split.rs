@@ -193,6 +193,27 @@ macro_rules! read_methods {
             .await
         }
 
+        /// Appends a line to `out`; see [`IoStream::read_until_into`] (on a half, the
+        /// line passes through the stream's buffer).
+        ///
+        /// # Errors
+        ///
+        /// As [`IoStream::read_until`]; `out` is then unchanged.
+        ///
+        /// # Cancel safety
+        ///
+        /// This method is cancel-safe, as [`IoStream::read_until_into`].
+        pub async fn read_until_into(
+            &mut self,
+            delimiter: &[u8],
+            max_bytes: Option<usize>,
+            out: &mut Vec<u8>,
+        ) -> Result<usize> {
+            let line = self.read_until(delimiter, max_bytes).await?;
+            out.extend_from_slice(&line);
+            Ok(line.len())
+        }
+
         /// Reads up to and including the end of a match of `regex`; see
         /// [`IoStream::read_until_regex`].
         ///
