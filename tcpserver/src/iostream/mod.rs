@@ -1209,8 +1209,18 @@ impl IoStream {
         )
     }
 
-    /// The error a read gets when no more data can arrive, if that is the case.
+    /// The error a read gets when no more data can arrive, if that is the case. The check
+    /// is inline (every read makes it); making the error is not.
+    #[inline]
     fn read_closed_error(&self) -> Option<Error> {
+        if self.closed.is_none() && !self.read_eof {
+            return None;
+        }
+        self.read_closed_error_cold()
+    }
+
+    #[cold]
+    fn read_closed_error_cold(&self) -> Option<Error> {
         match &self.closed {
             Some(reason) => Some(closed_error(reason)),
             None if self.read_eof => Some(Error::closed(None)),
