@@ -346,8 +346,9 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
             };
             (Body::streaming(streaming, limits), Some(watch))
         };
-        head.extensions.insert(context);
         // An upgrade request (hyper marked it): `upgrade::on` learns whether we switched.
+        // Looked up before the context goes in: on most requests the extensions are still
+        // empty then, and the lookup is a null check.
         let upgrade = head
             .extensions
             .get::<hyper::upgrade::OnUpgrade>()
@@ -358,6 +359,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for ConnectionServic
                     .insert(upgrade::PendingDecision(decision.clone()));
                 decision
             });
+        head.extensions.insert(context);
         let future = self.handler.call(Request::from_parts(head, body));
         ResponseFuture::Handler {
             inner: future,
