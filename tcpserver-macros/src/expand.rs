@@ -1,5 +1,5 @@
-//! Code generation: the handler (as written, but for the storage of a stream handler's
-//! arguments, see `arguments_stored_once`), and a `main` that hands the configuration and
+//! Code generation: the handler (as written, but for the storage of its arguments, see
+//! `arguments_stored_once`), and a `main` that hands the configuration and
 //! the handler to `tcpserver::Launcher` (`run` for `#[tcp_server]`, `run_http` with the
 //! `HttpOptions` for `#[http_server]`). Each key given becomes one call of the setter of
 //! the same name, on the `Launcher` or, for an HTTP option, on the `HttpOptions`; every
@@ -63,9 +63,12 @@ pub(crate) fn server(
         _ => (TokenStream::new(), TokenStream::new()),
     };
     let handler = handler_expr(kind, config, handler);
-    // A stream handler's future lives as long as its connection, idle or not.
+    // A stream handler's future lives as long as its connection, idle or not; an HTTP
+    // handler's future that ignores its request no longer holds it, and with it the bytes
+    // of hyper's read buffer that its head points into (hyper reads ahead while the
+    // request is in flight, and needs a fresh buffer while they are held).
     let item = match (kind, &config.codec) {
-        (Kind::Tcp, None) => arguments_stored_once(item),
+        (Kind::Tcp, None) | (Kind::Http, _) => arguments_stored_once(item),
         _ => item,
     };
     let run = match kind {
@@ -156,7 +159,9 @@ fn frames_run(
 /// otherwise: an `async fn`'s future keeps each argument twice (as the argument, and as the
 /// local the body uses; rust-lang/rust#62958), an `async move` block once. For a stream
 /// handler that is a second `IoStream` and `SocketAddr` in every connection's task: 224 of
-/// the 608 bytes of the echo's future. Left as written when the rewrite could change
+/// the 608 bytes of the echo's future. An argument the body never uses is not captured at
+/// all, so an HTTP handler that ignores its request drops it when called. Left as written
+/// when the rewrite could change
 /// anything: arguments that are patterns or borrow (their lifetimes), generics, inner
 /// attributes, a body that does not parse.
 ///
