@@ -442,12 +442,28 @@ fn valid_host(host: &[u8]) -> bool {
         Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
         Some(_) => false,
     };
-    // unreserved / pct-encoded / sub-delims, less the comma (a joined list of hosts).
-    let name_ok = name
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+;=".contains(&b));
+    let name_ok = name.iter().all(|&b| HOST_NAME_BYTES[usize::from(b)]);
     port_ok && name_ok
 }
+
+/// The bytes of a reg-name or IPv4 host: unreserved / pct-encoded / sub-delims, less the
+/// comma (a joined list of hosts). A table: every request's Host goes through it, and the
+/// comparisons it replaces cost about 100 instructions for `127.0.0.1`.
+const HOST_NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let extra = b"-._~%!$&'()*+;=";
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// hyper accepts any Transfer-Encoding list ending in `chunked`; Tornado (and we) accept
 /// exactly one `chunked` and nothing else: other codings would reach the handler still
