@@ -503,10 +503,11 @@ mod tests {
         let item = quote!(
             async fn hello(r: Request<Body>) -> Response<String> {}
         );
+        let stored_once = arguments_stored_once(item.clone());
         assert_eq!(
             expand_http(quote!(port = 1, state = connect), item.clone()),
             squash(quote! {
-                #item
+                #stored_once
                 fn main() -> ::std::process::ExitCode {
                     ::tcpserver::Launcher::new(1)
                         .state(connect)
@@ -674,10 +675,11 @@ mod tests {
         let item = quote!(
             async fn hello(r: Request<Body>) -> Response<String> {}
         );
+        let stored_once = arguments_stored_once(item.clone());
         assert_eq!(
             expand_http(quote!(port = 8080), item.clone()),
             squash(quote! {
-                #item
+                #stored_once
                 fn main() -> ::std::process::ExitCode {
                     ::tcpserver::Launcher::new(8080)
                         .run_http(::tcpserver::httpserver::HttpOptions::new(), hello)
@@ -700,10 +702,11 @@ mod tests {
             max_header_size = 8192, idle_connection_timeout = "75s", body_timeout = 0.5,
             max_body_size = "10MiB", crate = "my::server",
         };
+        let stored_once = arguments_stored_once(item.clone());
         assert_eq!(
             expand_http(args, item.clone()),
             squash(quote! {
-                #item
+                #stored_once
                 fn main() -> ::std::process::ExitCode {
                     my::server::Launcher::new(8443)
                         .processes(0)
