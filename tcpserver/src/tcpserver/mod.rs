@@ -20,6 +20,7 @@ use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
@@ -780,6 +781,20 @@ impl Shared {
         }
         self.accept_paused.store(false, Ordering::Release);
     }
+
+    /// True if a connection reads a PROXY header or makes a TLS handshake before its
+    /// handler runs.
+    fn opens_with_handshake(&self) -> bool {
+        #[cfg(feature = "proxy")]
+        if self.proxy.is_some() {
+            return true;
+        }
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return true;
+        }
+        false
+    }
 }
 
 /// Lives as long as a connection task (even one aborted before it first ran): releases
@@ -840,7 +855,7 @@ fn spawn_connection<H: StreamHandler>(
     let (id, shutdown) = shared.connections.register();
     metrics::add(metrics::ACCEPTED, 1);
     metrics::gauge_add(metrics::ACTIVE, 1);
-    let guard = ConnectionGuard {
+    let mut guard = ConnectionGuard {
         shared: shared.clone(),
         id,
         _permit: permit,
@@ -853,95 +868,138 @@ fn spawn_connection<H: StreamHandler>(
         .idle
         .as_ref()
         .map(|(timeout, clock)| (*timeout, Activity::new(clock.clone())));
-    let task_activity = activity.clone();
-    let options = shared.stream;
-    // The connection's set-up (its PROXY header, its TLS handshake, the stream) runs in a
-    // future of its own, boxed and freed once the handler starts. In the task's own future
-    // its captures and locals would keep their storage for the connection's whole life
-    // (rustc never overlaps an async block's captures, nor a moved-from local still in
-    // scope, with the handler's future): an idle echo connection's task cell was 1,280
-    // bytes for a 384-byte handler future.
-    let setup = Box::pin(async move {
-        let mut guard = guard;
-        // Anything that ends the connection before its handler runs refused it.
-        guard.closed = metrics::ConnectionEnd::Refused;
-        #[cfg_attr(not(feature = "proxy"), allow(unused_mut))]
-        let Accepted {
-            mut transport,
-            peer,
-        } = conn;
-        // With the PROXY protocol: the header's client, what it said, and the bytes read
-        // after it (for the TLS handshake or the handler).
-        #[cfg(feature = "proxy")]
-        let (peer, proxy_header, early) = match &guard.shared.proxy {
-            None => (peer, None, Vec::new()),
-            Some(proxy) => {
-                // Boxed, as the handshake below: short-lived, it would otherwise enlarge
-                // every connection's task for its whole life.
-                let read = tokio::select! {
-                    read = Box::pin(proxy.accept(&mut transport, peer)) => read,
-                    () = after_grace(&shutdown) => None,
-                };
-                let (mut header, early) = read?;
-                if header.is_local() {
-                    // Only a header without addresses needs the socket's own (a syscall).
-                    header.set_socket_local(transport.tcp().and_then(|t| t.local_addr().ok()));
-                }
-                (header.client(), Some(header), early)
-            }
-        };
-        #[cfg(not(feature = "proxy"))]
-        let early: Vec<u8> = Vec::new();
+    let opening: Opening = if shared.opens_with_handshake() {
+        Box::pin(open_with_handshake(guard, conn, shutdown, activity.clone()))
+    } else {
+        // Nothing to wait for: the stream is ready now.
+        let Accepted { transport, peer } = conn;
+        let mut stream = IoStream::from_transport(transport, shared.stream, peer);
         let addr = peer.unwrap_or(UNIX_PEER);
-        // The handshake runs here, in the connection's task, never in the accept loop; the
-        // handler only ever sees a stream whose handshake succeeded. A drain or a graceful
-        // shutdown gives a handshake in progress (and a PROXY header) a grace to finish:
-        // that client's connection was accepted and is served like any other (an upgrade's
-        // old process, or a drain, would otherwise reset it), while a silent client does
-        // not hold the shutdown until its deadline.
-        #[cfg(not(feature = "tls"))]
-        let mut stream = IoStream::from_transport(transport, options, peer).with_unread(&early);
-        #[cfg(feature = "tls")]
-        let mut stream = match &guard.shared.tls {
-            None => IoStream::from_transport(transport, options, peer).with_unread(&early),
-            Some(tls) => {
-                // Boxed: the handshake's state is large and short-lived; inline, it would
-                // enlarge every connection's task, plain TCP included, for its whole life.
-                let handshake = tokio::select! {
-                    done = Box::pin(tls_handshake(tls, transport, &early, peer)) => done,
-                    () = after_grace(&shutdown) => {
-                        tracing::debug!("closing {addr} mid-handshake: the server is shutting down");
-                        None
-                    }
-                };
-                match handshake {
-                    Some((transport, info)) => {
-                        IoStream::from_transport(transport, options, peer).with_tls_info(info)
-                    }
-                    None => return None,
-                }
+        watch_stream(&mut guard, &mut stream, addr, shutdown, activity.clone());
+        Box::pin(std::future::ready(Some((guard, stream, addr))))
+    };
+    let task = tokio::spawn(serve_connection(handler, opening));
+    if let Some((_, activity)) = &activity {
+        activity.set_connection(task.abort_handle());
+    }
+    shared.connections.attach(id, task.abort_handle());
+}
+
+/// Reads the connection's PROXY header and runs its TLS handshake (whichever the server
+/// has), then makes its stream; `None` if either failed, or the server shut down first.
+///
+/// Both run in the connection's task, never in the accept loop; the handler only ever sees
+/// a stream whose handshake succeeded. A drain or a graceful shutdown gives a handshake in
+/// progress (and a PROXY header) a grace to finish: that client's connection was accepted
+/// and is served like any other (an upgrade's old process, or a drain, would otherwise
+/// reset it), while a silent client does not hold the shutdown until its deadline.
+async fn open_with_handshake(
+    mut guard: ConnectionGuard,
+    conn: Accepted,
+    shutdown: ShutdownSignal,
+    activity: Option<(Duration, Arc<Activity>)>,
+) -> Option<(ConnectionGuard, IoStream, SocketAddr)> {
+    // Anything that ends the connection before its handler runs refused it.
+    guard.closed = metrics::ConnectionEnd::Refused;
+    let shared = &*guard.shared;
+    let options = shared.stream;
+    #[cfg_attr(not(feature = "proxy"), allow(unused_mut))]
+    let Accepted {
+        mut transport,
+        peer,
+    } = conn;
+    // With the PROXY protocol: the header's client, what it said, and the bytes read
+    // after it (for the TLS handshake or the handler).
+    #[cfg(feature = "proxy")]
+    let (peer, proxy_header, early) = match &shared.proxy {
+        None => (peer, None, Vec::new()),
+        Some(proxy) => {
+            let read = tokio::select! {
+                read = proxy.accept(&mut transport, peer) => read,
+                () = after_grace(&shutdown) => None,
+            };
+            let (mut header, early) = read?;
+            if header.is_local() {
+                // Only a header without addresses needs the socket's own (a syscall).
+                header.set_socket_local(transport.tcp().and_then(|t| t.local_addr().ok()));
             }
-        };
-        #[cfg(feature = "proxy")]
-        if let Some(header) = proxy_header {
-            stream.set_proxy_header(header);
+            (header.client(), Some(header), early)
         }
-        stream.set_shutdown_signal(shutdown);
-        // With an idle timeout, a watchdog task of its own aborts this one when the stream
-        // has been idle that long: polled only when its timer fires, it costs the handler's
-        // reads and writes nothing but their stamps.
-        if let Some((timeout, activity)) = task_activity {
-            activity.touch();
-            stream.set_activity(activity.clone());
-            let watchdog = tokio::spawn(activity.clone().watch(timeout, addr));
-            guard.watchdog = Some((activity, watchdog.abort_handle()));
+    };
+    #[cfg(not(feature = "proxy"))]
+    let early: Vec<u8> = Vec::new();
+    let addr = peer.unwrap_or(UNIX_PEER);
+    #[cfg(not(feature = "tls"))]
+    let mut stream = IoStream::from_transport(transport, options, peer).with_unread(&early);
+    #[cfg(feature = "tls")]
+    let mut stream = match &shared.tls {
+        None => IoStream::from_transport(transport, options, peer).with_unread(&early),
+        Some(tls) => {
+            let handshake = tokio::select! {
+                done = tls_handshake(tls, transport, &early, peer) => done,
+                () = after_grace(&shutdown) => {
+                    tracing::debug!("closing {addr} mid-handshake: the server is shutting down");
+                    None
+                }
+            };
+            let (transport, info) = handshake?;
+            IoStream::from_transport(transport, options, peer).with_tls_info(info)
         }
-        Some((guard, stream, addr))
-    });
-    let task = tokio::spawn(async move {
+    };
+    #[cfg(feature = "proxy")]
+    if let Some(header) = proxy_header {
+        stream.set_proxy_header(header);
+    }
+    watch_stream(&mut guard, &mut stream, addr, shutdown, activity);
+    Some((guard, stream, addr))
+}
+
+/// Gives a connection's stream its shutdown signal and, with an idle timeout, its
+/// activity stamp and a watchdog task of its own that aborts the connection's task when
+/// the stream has been idle that long: polled only when its timer fires, it costs the
+/// handler's reads and writes nothing but their stamps.
+fn watch_stream(
+    guard: &mut ConnectionGuard,
+    stream: &mut IoStream,
+    addr: SocketAddr,
+    shutdown: ShutdownSignal,
+    activity: Option<(Duration, Arc<Activity>)>,
+) {
+    stream.set_shutdown_signal(shutdown);
+    if let Some((timeout, activity)) = activity {
+        activity.touch();
+        stream.set_activity(activity.clone());
+        let watchdog = tokio::spawn(activity.clone().watch(timeout, addr));
+        guard.watchdog = Some((activity, watchdog.abort_handle()));
+    }
+}
+
+/// A connection's stream once it is open (its PROXY header read, its TLS handshake done),
+/// with its guard and peer address; `None` if it never opened.
+///
+/// Boxed, and freed once the handler starts: the connection's task then holds the handler's
+/// future and little else. Passed into the task any other way (a capture of its `async`
+/// block, an argument of an `async fn`), the stream and the set-up's state would keep
+/// storage of their own beside the handler's future for the connection's whole life
+/// (rustc never overlaps an `async` block's captures, nor a moved-from local still in
+/// scope, with a later future): an idle echo connection's task cell was 1,280 bytes for a
+/// 384-byte handler future, and is 640.
+type Opening =
+    Pin<Box<dyn Future<Output = Option<(ConnectionGuard, IoStream, SocketAddr)>> + Send>>;
+
+/// The connection's task: waits for the stream to open, runs the handler on it, and
+/// records how the connection ended when the guard drops. A function returning an `async
+/// move` block, which holds each argument once (an `async fn` holds two copies,
+/// rust-lang/rust#62958).
+#[allow(clippy::manual_async_fn)]
+fn serve_connection<H: StreamHandler>(
+    handler: Arc<H>,
+    opening: Opening,
+) -> impl Future<Output = ()> + Send {
+    async move {
         // In a block: `stream` keeps no slot of its own beside the handler's future.
         let (mut guard, work, addr) = {
-            let Some((guard, stream, addr)) = setup.await else {
+            let Some((guard, stream, addr)) = opening.await else {
                 return;
             };
             let work = CatchUnwind {
@@ -966,11 +1024,7 @@ fn spawn_connection<H: StreamHandler>(
             }
         };
         drop(guard);
-    });
-    if let Some((_, activity)) = &activity {
-        activity.set_connection(task.abort_handle());
     }
-    shared.connections.attach(id, task.abort_handle());
 }
 
 #[cfg(feature = "tls")]
@@ -1010,7 +1064,7 @@ impl<F: std::future::Future + std::panic::UnwindSafe> std::future::Future for Ca
     type Output = std::thread::Result<F::Output>;
 
     fn poll(
-        self: std::pin::Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
         let inner = self.project().inner;
