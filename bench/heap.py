@@ -28,16 +28,15 @@ against this machine's glibc (ctypes, mallinfo2) in a child process.
 """
 import argparse
 import json
-import os
 import re
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from procs import Server, log, park_idle, raise_descriptor_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "target" / "release"
@@ -63,92 +62,16 @@ MMAP_THRESHOLD = 128 * 1024  # glibc's default M_MMAP_THRESHOLD
 PAGE = 4096
 
 
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
 # ----- running the server under DHAT -----
-
-def _raise_descriptor_limit(conns):
-    want = conns + 4096
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft >= want:
-        return
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
-    except (ValueError, OSError):
-        # Not root: as far as the hard limit allows, which must still fit the connections.
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        if hard < conns + 256:
-            raise RuntimeError(f"descriptor limit {hard} is too low for {conns} connections "
-                               "(ulimit -n)")
-
-
-class _Server:
-    """The server started in a session of its own, ready once it printed `listening on
-    ADDR` on stderr (as bench/run's Server.wait_listening)."""
-
-    def __init__(self, cmd, timeout):
-        self.errfile = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self.errfile, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while True:
-            m = re.search(r"listening on (\d+\.\d+\.\d+\.\d+):(\d+)", self.stderr())
-            if m:
-                self.addr = f"{m.group(1)}:{m.group(2)}"
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{cmd[0]} exited: {self.stderr()[-2000:]}")
-            if time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"{cmd[0]}: no `listening on` line in {timeout} s")
-            time.sleep(0.05)
-
-    def stderr(self):
-        self.errfile.seek(0)
-        return self.errfile.read().decode("utf-8", "replace")
-
-    def stop(self, timeout):
-        """SIGTERM to the process group, and the wait for a graceful exit (DHAT writes its
-        file then); SIGKILL after `timeout`. True if it exited by itself."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return False
-
-    def kill(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
-
-
-def _park(server, conns, idle_tool, timeout):
-    """The idle tool's N connections, one round trip each; its JSON line."""
-    out = subprocess.run([str(idle_tool), "--addr", server.addr, "--pid", str(server.proc.pid),
-                          "--conns", str(conns)],
-                         capture_output=True, text=True, timeout=timeout)
-    if out.returncode != 0:
-        raise RuntimeError(f"{idle_tool} failed ({out.returncode}): {out.stderr.strip()[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
 
 def _dhat_run(cmd, conns, idle_tool, out_file, timeout):
     vg = ["valgrind", "--tool=dhat", f"--dhat-out-file={out_file}", *map(str, cmd)]
     started = time.monotonic()
-    server = _Server(vg, timeout=timeout)
+    server = Server(Path(str(cmd[0])).name, vg, pin=False, timeout=timeout)
     try:
-        idle = _park(server, conns, idle_tool, timeout)
+        idle = park_idle(server, conns, idle_tool, timeout)
     except BaseException:
-        server.kill()
+        server.stop(timeout=0)
         raise
     if not server.stop(timeout):
         raise RuntimeError(f"{cmd[0]} under DHAT did not exit within {timeout} s of SIGTERM")
@@ -378,7 +301,9 @@ def idle_heap(cmd, conns, idle_tool, rss_bytes_per_conn=None, baseline_conns=10,
         raise RuntimeError("valgrind is not installed")
     if conns <= baseline_conns:
         raise ValueError(f"conns ({conns}) must exceed baseline_conns ({baseline_conns})")
-    _raise_descriptor_limit(conns)
+    if not raise_descriptor_limit(conns):
+        raise RuntimeError(f"{conns} connections need {conns + 4096} descriptors, above this "
+                           f"machine's hard limit (ulimit -Hn)")
     workdir = Path(keep_dir) if keep_dir else Path(tempfile.mkdtemp(prefix="heap-dhat-"))
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -528,10 +453,12 @@ def idle_heap_md(result, rss_bytes_per_conn=None):
 
 def native_rss_per_conn(cmd, conns, idle_tool, timeout=300):
     """The idle tool's RSS growth per connection, the server running natively."""
-    _raise_descriptor_limit(conns)
-    server = _Server([str(c) for c in cmd], timeout=60)
+    if not raise_descriptor_limit(conns):
+        raise RuntimeError(f"{conns} connections need {conns + 4096} descriptors, above this "
+                           f"machine's hard limit (ulimit -Hn)")
+    server = Server(Path(str(cmd[0])).name, cmd, pin=False)
     try:
-        return _park(server, conns, idle_tool, timeout)["bytes_per_conn"]
+        return park_idle(server, conns, idle_tool, timeout)["bytes_per_conn"]
     finally:
         if not server.stop(60):
             log(f"{cmd[0]} did not exit after SIGTERM; killed")
